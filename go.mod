@@ -1,0 +1,3 @@
+module github.com/occid/occi
+
+go 1.26

@@ -1,0 +1,72 @@
+// Package store is the persistence contract of occid: entities (resources
+// and links) and mixins (user-defined tags and saved OS templates) with
+// revisions for optimistic concurrency, written atomically in batches.
+// Implementations live in subpackages (memstore, sqlitestore, pgstore) and
+// all pass the conformance suite in storetest.
+package store
+
+import (
+	"context"
+
+	"github.com/occid/occi"
+)
+
+// Revision expectations for Mutation.Expect.
+const (
+	MustNotExist int64 = 0  // the write creates: AlreadyExists if present
+	AnyRevision  int64 = -1 // overwrite whatever is there, or create
+)
+
+// Mutation is one change in an atomic batch. Exactly one of Put, PutMixin,
+// Delete and DeleteMixin is set. Expect is the revision the stored record
+// must have for the change to apply: MustNotExist, AnyRevision, or a
+// positive revision (Conflict if it differs, NotFound if the record is gone).
+type Mutation struct {
+	Put         *occi.Entity
+	PutMixin    *occi.Mixin
+	Delete      string          // location of an entity to delete
+	DeleteMixin occi.CategoryID // type identifier of a mixin to delete
+	Expect      int64
+}
+
+// Query selects entities. Every non-zero field narrows the result: Kinds
+// keeps entities whose kind is one of the list, Mixin those that carry the
+// mixin, Owner those with that owner, Source links whose source is that
+// location, Prefix entities whose location starts with it. The result is
+// ordered by location; After skips locations up to and including it
+// (keyset pagination), then Offset skips that many, and Limit (0: no limit)
+// caps the count. Implementations do this in the database, using indexes.
+type Query struct {
+	Kinds  []occi.CategoryID
+	Mixin  occi.CategoryID
+	Owner  string
+	Source string
+	Prefix string
+	After  string
+	Offset int
+	Limit  int
+}
+
+// Store persists entities and mixins. Every method is safe for concurrent
+// use. Errors carry occi codes: NotFound for a missing record, AlreadyExists
+// for a create over an existing one, Conflict for a revision mismatch,
+// Unavailable when the database cannot be reached.
+type Store interface {
+	// Get returns the entity at location; its Links field is not filled.
+	Get(ctx context.Context, location string) (*occi.Entity, error)
+	// List returns the entities q selects.
+	List(ctx context.Context, q Query) ([]*occi.Entity, error)
+	// Count returns how many entities q selects, ignoring After, Offset and Limit.
+	Count(ctx context.Context, q Query) (int, error)
+	// GetMixin returns the stored mixin with the type identifier id.
+	GetMixin(ctx context.Context, id occi.CategoryID) (*occi.Mixin, error)
+	// ListMixins returns every stored mixin, ordered by type identifier.
+	ListMixins(ctx context.Context) ([]*occi.Mixin, error)
+	// Write applies the mutations atomically: all or none. Each written
+	// entity's Revision is set to its new revision (the previous one plus
+	// one, or 1 for a new record), in the caller's value too.
+	Write(ctx context.Context, muts ...Mutation) error
+	// Close releases the store. A store opened again on the same data
+	// returns everything that Write acknowledged.
+	Close() error
+}
