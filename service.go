@@ -118,3 +118,20 @@ func IdentityFrom(ctx context.Context) Identity {
 	}
 	return Anonymous
 }
+
+type revisionKey struct{}
+
+// WithExpectedRevision returns a context that asks the next write to the
+// entity (update, put, delete, action) to apply only if its stored Revision
+// is rev; otherwise the operation fails with PreconditionFailed. HTTP sets
+// it from If-Match.
+func WithExpectedRevision(ctx context.Context, rev int64) context.Context {
+	return context.WithValue(ctx, revisionKey{}, rev)
+}
+
+// ExpectedRevision returns the revision set by WithExpectedRevision and
+// whether one was set.
+func ExpectedRevision(ctx context.Context) (int64, bool) {
+	rev, ok := ctx.Value(revisionKey{}).(int64)
+	return rev, ok
+}
