@@ -59,6 +59,9 @@ type Codec interface {
 	EncodeMixin(w *Writer, m *occi.Mixin) error
 	// EncodeError renders an error's code and client message.
 	EncodeError(w *Writer, code occi.Code, message string) error
+	// EncodeAction renders an action invocation (the request body of
+	// POST ?action=), for clients.
+	EncodeAction(w *Writer, inv *occi.ActionInvocation) error
 
 	// DecodeEntity reads one resource (with inline links) or link.
 	DecodeEntity(r *Reader) (*occi.Entity, error)
@@ -71,6 +74,12 @@ type Codec interface {
 	// DecodeLocations reads a list of entity locations (mixin membership),
 	// returned as paths.
 	DecodeLocations(r *Reader) ([]string, error)
+	// DecodeDiscovery reads a category collection (the query interface's
+	// answer), for clients.
+	DecodeDiscovery(r *Reader) (*occi.Discovery, error)
+	// DecodeError reads an error rendering made by EncodeError, for
+	// clients; unknown forms give occi.Internal and the text as message.
+	DecodeError(r *Reader) (occi.Code, string, error)
 	// DecodeFilter reads a collection or discovery filter: categories and
 	// attribute values. Codecs without a filter form return nothing.
 	DecodeFilter(r *Reader) ([]occi.CategoryID, occi.Attributes, error)

@@ -1,0 +1,293 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/occid/occi"
+	"github.com/occid/occi/backend"
+	"github.com/occid/occi/infra"
+	"github.com/occid/occi/store"
+)
+
+// checkAction validates inv for ent: the action exists, belongs to the
+// entity's kind or mixins, is allowed in its state; it returns the
+// parameters with defaults filled in.
+func (e *Engine) checkAction(ent *occi.Entity, inv *occi.ActionInvocation) (occi.Attributes, error) {
+	a, ok := e.model.Action(inv.Action)
+	if !ok {
+		return nil, occi.Errorf(occi.NotFound, "action %s does not exist here", inv.Action)
+	}
+	acts, err := e.model.EntityActions(ent.Kind, ent.Mixins)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(acts, a.ID) {
+		return nil, occi.Errorf(occi.InvalidArgument, "action %s is not defined for %s, a %s", a.ID, ent.Location, ent.Kind)
+	}
+	params := occi.Attributes{}
+	defs := map[string]occi.AttributeDef{}
+	for _, d := range a.Attributes {
+		defs[d.Name] = d
+	}
+	var unknown []string
+	for k, v := range inv.Attributes {
+		d, ok := defs[k]
+		if !ok {
+			unknown = append(unknown, k)
+			continue
+		}
+		if v == nil {
+			continue
+		}
+		if s, isStr := v.(string); isStr && a.ID == infra.ActionSave && k == infra.ParamMethod && s == "deffered" {
+			v = infra.SaveDeferred
+		}
+		cv, err := coerce(d, v, "parameter")
+		if err != nil {
+			return nil, err
+		}
+		params[k] = cv
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		var known []string
+		for _, d := range a.Attributes {
+			known = append(known, d.Name)
+		}
+		return nil, occi.Errorf(occi.InvalidArgument, "unknown parameter(s) %s for action %s (it takes: %s)", strings.Join(unknown, ", "), a.ID, orNone(known))
+	}
+	for _, d := range a.Attributes {
+		if _, set := params[d.Name]; !set && d.Default != nil {
+			params[d.Name] = d.Default
+		}
+		if _, set := params[d.Name]; !set && d.Required {
+			return nil, occi.Errorf(occi.InvalidArgument, "action %s needs the parameter %s", a.ID, d.Name)
+		}
+	}
+	if sm, ok := infra.MachineFor(ent.Kind); ok {
+		if tr, has := sm.Transition(a.ID); has {
+			state, _ := ent.Attributes[sm.Attr].(string)
+			if !slices.Contains(tr.From, state) {
+				return nil, occi.Errorf(occi.FailedPrecondition, "%s cannot %s: it is %s; %s is allowed when it is %s", ent.Location, a.ID.Term, state, a.ID.Term, strings.Join(tr.From, " or "))
+			}
+		}
+	}
+	return params, nil
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "no parameters"
+	}
+	return strings.Join(s, ", ")
+}
+
+// Invoke runs an action on the entity at location. Actions on one entity
+// run one at a time. A failing driver leaves the entity in its error state
+// with the failure in its state message.
+func (e *Engine) Invoke(ctx context.Context, location string, inv *occi.ActionInvocation) (*occi.ActionResult, error) {
+	if inv == nil || inv.Action.IsZero() {
+		return nil, occi.Errorf(occi.InvalidArgument, "no action given")
+	}
+	if _, err := e.getVisible(ctx, location); err != nil {
+		return nil, err
+	}
+	unlock, err := e.lock(ctx, location)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	ent, err := e.getVisible(ctx, location)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRevision(ctx, ent); err != nil {
+		return nil, err
+	}
+	return e.invokeLocked(ctx, ent, inv)
+}
+
+func (e *Engine) invokeLocked(ctx context.Context, ent *occi.Entity, inv *occi.ActionInvocation) (*occi.ActionResult, error) {
+	params, err := e.checkAction(ent, inv)
+	if err != nil {
+		return nil, err
+	}
+	if inv.Action == infra.ActionSave {
+		return e.save(ctx, ent, params)
+	}
+	progress, done := e.progressSink(ctx, ent.Location)
+	obs, actErr := e.drv.Act(ctx, ent.Clone(), &occi.ActionInvocation{Action: inv.Action, Attributes: params}, progress)
+	done()
+	// Progress may have been stored meanwhile: start from the latest.
+	cur, err := e.store.Get(ctx, ent.Location)
+	if err != nil {
+		return nil, err
+	}
+	if actErr != nil {
+		werr := e.driverErr(actErr, fmt.Sprintf("action %s on %s", inv.Action.Term, ent.Location))
+		if ctx.Err() == nil {
+			setError(cur, fmt.Sprintf("%s failed: %s", inv.Action.Term, occi.ErrorMessage(werr)))
+			if err := e.store.Write(context.WithoutCancel(ctx), store.Mutation{Put: cur, Expect: cur.Revision}); err != nil {
+				e.log.Warn("engine: storing the error state failed", "location", cur.Location, "err", err)
+			}
+		}
+		return nil, werr
+	}
+	if e.applyObservation(cur, obs) {
+		if err := e.store.Write(ctx, store.Mutation{Put: cur, Expect: cur.Revision}); err != nil {
+			return nil, err
+		}
+	}
+	e.markObserved(cur.Location)
+	p, err := e.present(ctx, cur)
+	if err != nil {
+		return nil, err
+	}
+	return &occi.ActionResult{Entity: p}, nil
+}
+
+// templateTerm makes name a valid term that no mixin of the OS template
+// scheme uses yet.
+func (e *Engine) templateTerm(name string) string {
+	var b strings.Builder
+	for _, r := range name {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r == '-', r == '_', r == '.':
+			if b.Len() > 0 {
+				b.WriteRune(r)
+			}
+		default:
+			if b.Len() > 0 {
+				b.WriteByte('-')
+			}
+		}
+	}
+	term := strings.TrimRight(b.String(), "-_.")
+	if len(term) > 60 {
+		term = strings.TrimRight(term[:60], "-_.")
+	}
+	if !occi.ValidTerm(term) {
+		term = "saved-" + uuid.NewString()[:8]
+	}
+	taken := func(t string) bool {
+		_, ok := e.model.Mixin(occi.CategoryID{Scheme: e.osScheme, Term: t})
+		_, ok2 := e.model.Mixin(occi.CategoryID{Scheme: e.rtScheme, Term: t})
+		_, _, ok3 := e.model.ByLocation("/os_tpl/" + t + "/")
+		return ok || ok2 || ok3
+	}
+	base := term
+	for i := 2; taken(term); i++ {
+		term = fmt.Sprintf("%s-%d", base, i)
+	}
+	return term
+}
+
+// save derives a new OS template from a compute and returns it at once.
+func (e *Engine) save(ctx context.Context, ent *occi.Entity, params occi.Attributes) (*occi.ActionResult, error) {
+	method, _ := params[infra.ParamMethod].(string)
+	if method == "" {
+		method = infra.SaveHot
+	}
+	if len(e.caps.SaveMethods) > 0 && !slices.Contains(e.caps.SaveMethods, method) {
+		return nil, occi.Errorf(occi.InvalidArgument, "save method %s is not supported here (supported: %s)", method, strings.Join(e.caps.SaveMethods, ", "))
+	}
+	name, _ := params[infra.ParamName].(string)
+	title := name
+	var term string
+	if name != "" {
+		term = e.templateTerm(name)
+	} else {
+		term = e.templateTerm("saved-" + uuid.NewString()[:8])
+		title = fmt.Sprintf("Saved from %s on %s", ent.Location, time.Now().UTC().Format(time.RFC3339))
+	}
+	progress, done := e.progressSink(ctx, ent.Location)
+	tpl, err := e.drv.Save(ctx, backend.SaveRequest{Entity: ent.Clone(), Method: method, Name: term, Title: title}, progress)
+	done()
+	if err != nil {
+		return nil, e.driverErr(err, fmt.Sprintf("saving %s", ent.Location))
+	}
+	if tpl.Name == "" || !occi.ValidTerm(tpl.Name) {
+		tpl.Name = term
+	}
+	tpl.Type = backend.OSTemplate
+	if tpl.Source == "" {
+		tpl.Source = ent.Location
+	}
+	tpl.Owner = ent.Owner
+	if tpl.Title == "" || tpl.Title == tpl.Name {
+		tpl.Title = title
+	}
+	if tpl.State == "" {
+		tpl.State = backend.TemplateSaving
+	}
+	m := e.templateMixin(tpl)
+	m.Owner = ent.Owner
+	cur, err := e.store.Get(ctx, ent.Location)
+	if err != nil {
+		return nil, err
+	}
+	muts := []store.Mutation{{PutMixin: m, Expect: store.AnyRevision}}
+	if err := e.store.Write(ctx, muts...); err != nil {
+		return nil, err
+	}
+	if err := e.model.ReplaceMixin(m); err != nil {
+		return nil, occi.Wrap(err, occi.Internal, "registering the saved template")
+	}
+	e.tplMu.Lock()
+	if e.templates != nil {
+		e.templates[m.ID] = tpl
+	}
+	e.tplMu.Unlock()
+	p, err := e.present(ctx, cur)
+	if err != nil {
+		return nil, err
+	}
+	return &occi.ActionResult{Entity: p, Mixin: occi.CloneMixin(m)}, nil
+}
+
+// InvokeAll runs an action on every member of a collection. Every member
+// must have the action (through its kind or mixins) and be in a state that
+// allows it; otherwise nothing runs.
+func (e *Engine) InvokeAll(ctx context.Context, collection string, inv *occi.ActionInvocation) ([]*occi.Entity, error) {
+	if inv == nil || inv.Action.IsZero() {
+		return nil, occi.Errorf(occi.InvalidArgument, "no action given")
+	}
+	t, err := e.collection(ctx, collection)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := e.model.Action(inv.Action); !ok {
+		return nil, occi.Errorf(occi.NotFound, "action %s does not exist here", inv.Action)
+	}
+	all, err := e.members(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	for _, x := range all {
+		if _, err := e.checkAction(x, inv); err != nil {
+			if occi.ErrorCode(err) == occi.InvalidArgument && strings.Contains(err.Error(), "is not defined for") {
+				return nil, occi.Errorf(occi.InvalidArgument, "action %s cannot run on %s: member %s (a %s) does not have it", inv.Action, collection, x.Location, x.Kind)
+			}
+			return nil, err
+		}
+	}
+	out := make([]*occi.Entity, 0, len(all))
+	for _, x := range all {
+		res, err := e.Invoke(ctx, x.Location, inv)
+		if err != nil {
+			return nil, err
+		}
+		if res.Entity != nil {
+			out = append(out, res.Entity)
+		}
+	}
+	return out, nil
+}

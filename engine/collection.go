@@ -1,0 +1,430 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/occid/occi"
+	"github.com/occid/occi/infra"
+	"github.com/occid/occi/store"
+)
+
+// collection resolves a collection path; entities and the query interface
+// are not collections.
+func (e *Engine) collection(ctx context.Context, path string) (occi.Target, error) {
+	t, err := e.Resolve(ctx, path)
+	if err != nil {
+		return t, err
+	}
+	switch t.Type {
+	case occi.TargetKindCollection, occi.TargetMixinCollection, occi.TargetUnbound:
+		return t, nil
+	}
+	return t, occi.Errorf(occi.InvalidArgument, "%s is not a collection", path)
+}
+
+// dependents returns mixin and every visible mixin that depends on it.
+func (e *Engine) dependents(ctx context.Context, mixin occi.CategoryID) []occi.CategoryID {
+	out := []occi.CategoryID{mixin}
+	for _, m := range e.model.Mixins() {
+		if m.ID != mixin && visible(ctx, m) && e.model.DependsOn(m.ID, mixin) {
+			out = append(out, m.ID)
+		}
+	}
+	return out
+}
+
+// queries returns the store queries whose union is the collection t.
+func (e *Engine) queries(ctx context.Context, t occi.Target) []store.Query {
+	u := user(ctx)
+	switch t.Type {
+	case occi.TargetKindCollection:
+		return []store.Query{{Kinds: e.model.SubKinds(t.Category), Owner: u}}
+	case occi.TargetMixinCollection:
+		var qs []store.Query
+		for _, m := range e.dependents(ctx, t.Category) {
+			qs = append(qs, store.Query{Mixin: m, Owner: u})
+		}
+		return qs
+	default:
+		qs := []store.Query{{Prefix: t.Path, Owner: u}}
+		for _, m := range e.model.Mixins() {
+			if visible(ctx, m) && m.Location != "" && strings.HasPrefix(m.Location, t.Path) {
+				qs = append(qs, store.Query{Mixin: m.ID, Owner: u})
+			}
+		}
+		return qs
+	}
+}
+
+// members returns every member of the collection t, ordered by location.
+func (e *Engine) members(ctx context.Context, t occi.Target) ([]*occi.Entity, error) {
+	seen := map[string]bool{}
+	var out []*occi.Entity
+	for _, q := range e.queries(ctx, t) {
+		es, err := e.store.List(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		for _, x := range es {
+			if !seen[x.Location] {
+				seen[x.Location] = true
+				out = append(out, x)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Location < out[j].Location })
+	return out, nil
+}
+
+// hasCategory reports whether ent is of kind id (or a sub-kind) or carries
+// mixin id (directly or through depends).
+func (e *Engine) hasCategory(ent *occi.Entity, id occi.CategoryID) bool {
+	if e.model.IsA(ent.Kind, id) {
+		return true
+	}
+	closure, err := e.model.MixinClosure(ent.Mixins)
+	return err == nil && slices.Contains(closure, id)
+}
+
+func coreValue(ent *occi.Entity, name string) (any, bool) {
+	switch name {
+	case occi.AttrID:
+		return ent.ID, true
+	case occi.AttrTitle:
+		return ent.Title, true
+	case occi.AttrSummary:
+		return ent.Summary, true
+	case occi.AttrSource:
+		return ent.Source, true
+	case occi.AttrTarget:
+		return ent.Target, true
+	case occi.AttrTargetKind:
+		return ent.TargetKind.String(), true
+	case occi.AttrSourceKind:
+		return ent.SourceKind.String(), true
+	}
+	v, ok := ent.Attributes[name]
+	return v, ok
+}
+
+func (e *Engine) matches(ent *occi.Entity, q occi.ListQuery) bool {
+	for _, c := range q.Categories {
+		if !e.hasCategory(ent, c) {
+			return false
+		}
+	}
+	for k, want := range q.Attributes {
+		got, ok := coreValue(ent, k)
+		if k == occi.AttrID {
+			if s, isStr := want.(string); isStr && idSegment(s) == idSegment(ent.ID) {
+				continue
+			}
+		}
+		if !ok || !sameValue(got, want) {
+			return false
+		}
+	}
+	return true
+}
+
+// List returns one page of a collection, ordered by location. An empty
+// page is an empty slice.
+func (e *Engine) List(ctx context.Context, q occi.ListQuery) ([]*occi.Entity, error) {
+	t, err := e.collection(ctx, q.Collection)
+	if err != nil {
+		return nil, err
+	}
+	number := q.Number
+	switch {
+	case number < 0:
+		return nil, occi.Errorf(occi.InvalidArgument, "page size %d is negative", number)
+	case number == 0:
+		number = e.defPage
+	case number > e.maxPage:
+		return nil, occi.Errorf(occi.TooLarge, "page size %d is larger than the maximum, %d", number, e.maxPage)
+	}
+	page := q.Page
+	switch {
+	case page < 0:
+		return nil, occi.Errorf(occi.InvalidArgument, "page %d is negative; pages count from 1", page)
+	case page == 0:
+		page = 1
+	}
+	for _, c := range q.Categories {
+		if _, ok := e.model.Kind(c); ok {
+			continue
+		}
+		if _, err := e.visibleMixin(ctx, c); err != nil {
+			return nil, err
+		}
+	}
+	offset := (page - 1) * number
+	if offset/number != page-1 {
+		return []*occi.Entity{}, nil
+	}
+	var page1 []*occi.Entity
+	qs := e.queries(ctx, t)
+	if len(qs) == 1 && len(q.Categories) == 0 && len(q.Attributes) == 0 {
+		sq := qs[0]
+		sq.Offset, sq.Limit = offset, number
+		page1, err = e.store.List(ctx, sq)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		all, err := e.members(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		var sel []*occi.Entity
+		for _, x := range all {
+			if e.matches(x, q) {
+				sel = append(sel, x)
+			}
+		}
+		if offset < len(sel) {
+			sel = sel[offset:]
+			if len(sel) > number {
+				sel = sel[:number]
+			}
+			page1 = sel
+		}
+	}
+	out := make([]*occi.Entity, 0, len(page1))
+	for _, x := range page1 {
+		p, err := e.present(ctx, x)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// DeleteAll deletes every entity of the caller in a kind collection, or
+// dissociates every member of a mixin collection.
+func (e *Engine) DeleteAll(ctx context.Context, collection string) error {
+	t, err := e.collection(ctx, collection)
+	if err != nil {
+		return err
+	}
+	switch t.Type {
+	case occi.TargetMixinCollection:
+		return e.Dissociate(ctx, t.Path, nil)
+	case occi.TargetUnbound:
+		return occi.Errorf(occi.MethodNotAllowed, "%s is not a kind or mixin collection; DELETE is not defined there", collection)
+	}
+	all, err := e.members(ctx, t)
+	if err != nil {
+		return err
+	}
+	// Resources first: deleting one deletes its links too.
+	sort.SliceStable(all, func(i, j int) bool { return !e.model.IsLink(all[i].Kind) && e.model.IsLink(all[j].Kind) })
+	for _, x := range all {
+		unlock, err := e.lock(ctx, x.Location)
+		if err != nil {
+			return err
+		}
+		cur, err := e.getVisible(ctx, x.Location)
+		if err == nil {
+			err = e.deleteLocked(ctx, cur)
+		} else if occi.ErrorCode(err) == occi.NotFound {
+			err = nil
+		}
+		unlock()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Engine) mixinCollection(ctx context.Context, collection string) (occi.Target, error) {
+	t, err := e.Resolve(ctx, collection)
+	if err != nil {
+		return t, err
+	}
+	if t.Type != occi.TargetMixinCollection {
+		return t, occi.Errorf(occi.MethodNotAllowed, "%s is not a mixin collection; only mixin collections have a membership to change", collection)
+	}
+	return t, nil
+}
+
+// Associate adds the entities at locations to the mixin collection and
+// returns its whole membership.
+func (e *Engine) Associate(ctx context.Context, collection string, locations []string) ([]*occi.Entity, error) {
+	t, err := e.mixinCollection(ctx, collection)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.changeMembers(ctx, t, locations, nil); err != nil {
+		return nil, err
+	}
+	return e.allMembers(ctx, t)
+}
+
+// ReplaceMembers makes locations the whole membership of the mixin
+// collection and returns it.
+func (e *Engine) ReplaceMembers(ctx context.Context, collection string, locations []string) ([]*occi.Entity, error) {
+	t, err := e.mixinCollection(ctx, collection)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := e.store.List(ctx, store.Query{Mixin: t.Category, Owner: user(ctx)})
+	if err != nil {
+		return nil, err
+	}
+	var remove []string
+	for _, x := range cur {
+		if !slices.Contains(locations, x.Location) {
+			remove = append(remove, x.Location)
+		}
+	}
+	if err := e.changeMembers(ctx, t, locations, remove); err != nil {
+		return nil, err
+	}
+	return e.allMembers(ctx, t)
+}
+
+// Dissociate removes the entities at locations (every direct member if
+// none are given) from the mixin collection.
+func (e *Engine) Dissociate(ctx context.Context, collection string, locations []string) error {
+	t, err := e.mixinCollection(ctx, collection)
+	if err != nil {
+		return err
+	}
+	if len(locations) == 0 {
+		cur, err := e.store.List(ctx, store.Query{Mixin: t.Category, Owner: user(ctx)})
+		if err != nil {
+			return err
+		}
+		for _, x := range cur {
+			locations = append(locations, x.Location)
+		}
+		if len(locations) == 0 {
+			return nil
+		}
+	}
+	return e.changeMembers(ctx, t, nil, locations)
+}
+
+func (e *Engine) allMembers(ctx context.Context, t occi.Target) ([]*occi.Entity, error) {
+	all, err := e.members(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*occi.Entity, 0, len(all))
+	for _, x := range all {
+		p, err := e.present(ctx, x)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// changeMembers associates the mixin with add and dissociates it from
+// remove, validating every entity first and writing all changes at once.
+func (e *Engine) changeMembers(ctx context.Context, t occi.Target, add, remove []string) error {
+	for _, l := range append(append([]string(nil), add...), remove...) {
+		if _, err := e.getVisible(ctx, l); err != nil {
+			return err
+		}
+	}
+	unlock, err := e.lockAll(ctx, append(append([]string(nil), add...), remove...))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	type change struct{ old, next *occi.Entity }
+	var changes []change
+	done := map[string]bool{}
+	for _, l := range add {
+		if done[l] {
+			continue
+		}
+		done[l] = true
+		old, err := e.getVisible(ctx, l)
+		if err != nil {
+			return err
+		}
+		if old.HasMixin(t.Category) {
+			continue
+		}
+		next, _, _, err := e.plan(ctx, old, &occi.Entity{Mixins: []occi.CategoryID{t.Category}}, modeMerge)
+		if err != nil {
+			return fmt.Errorf("%s: %w", l, err)
+		}
+		changes = append(changes, change{old, next})
+	}
+	for _, l := range remove {
+		if done[l] {
+			continue
+		}
+		done[l] = true
+		old, err := e.getVisible(ctx, l)
+		if err != nil {
+			return err
+		}
+		if !old.HasMixin(t.Category) {
+			if len(add) == 0 {
+				return occi.Errorf(occi.NotFound, "%s is not a member of %s", l, t.Path)
+			}
+			continue
+		}
+		next, err := e.planRemove(old, t.Category)
+		if err != nil {
+			return err
+		}
+		changes = append(changes, change{old, next})
+	}
+	var muts []store.Mutation
+	for _, c := range changes {
+		if err := e.realize(ctx, c.old, c.next); err != nil {
+			return err
+		}
+		muts = append(muts, store.Mutation{Put: c.next, Expect: c.old.Revision})
+	}
+	if len(muts) == 0 {
+		return nil
+	}
+	if err := e.store.Write(ctx, muts...); err != nil {
+		if occi.ErrorCode(err) == occi.Conflict {
+			return occi.Wrap(err, occi.Conflict, "a member of "+t.Path+" was changed concurrently; retry")
+		}
+		return err
+	}
+	return nil
+}
+
+// planRemove returns old without mixin, dropping the attributes only that
+// mixin defined.
+func (e *Engine) planRemove(old *occi.Entity, mixin occi.CategoryID) (*occi.Entity, error) {
+	if mixin == infra.UserData {
+		return nil, occi.Errorf(occi.PermissionDenied, "mixin %s cannot be removed from %s: user data is supplied once, at creation", mixin, old.Location)
+	}
+	if base, ok := e.templateBase(mixin); ok && base == infra.OSTemplate && !e.caps.ReplaceOSTemplate {
+		return nil, occi.Errorf(occi.Unimplemented, "this backend cannot re-image a compute: the OS template %s cannot be removed from %s", mixin, old.Location)
+	}
+	next := old.Clone()
+	next.Mixins = slices.DeleteFunc(next.Mixins, func(m occi.CategoryID) bool { return m == mixin })
+	defs, err := e.model.Attributes(next.Kind, next.Mixins)
+	if err != nil {
+		return nil, err
+	}
+	for k := range next.Attributes {
+		if _, ok := defs[k]; !ok {
+			if oldDefs, _ := e.model.Attributes(old.Kind, old.Mixins); oldDefs != nil {
+				if _, was := oldDefs[k]; was {
+					delete(next.Attributes, k)
+				}
+			}
+		}
+	}
+	return next, nil
+}

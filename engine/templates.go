@@ -1,0 +1,246 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/occid/occi"
+	"github.com/occid/occi/backend"
+	"github.com/occid/occi/infra"
+)
+
+// Provider attributes of saved OS templates.
+const (
+	AttrTemplateState    = "occid.template.state"
+	AttrTemplateProgress = "occid.template.progress"
+	AttrTemplateMessage  = "occid.template.message"
+	AttrTemplateSource   = "occid.template.source"
+)
+
+const templateAttrPrefix = "occid.template."
+
+func (e *Engine) templateMixinID(t backend.Template) occi.CategoryID {
+	if t.Type == backend.ResourceTemplate {
+		return occi.CategoryID{Scheme: e.rtScheme, Term: t.Name}
+	}
+	return occi.CategoryID{Scheme: e.osScheme, Term: t.Name}
+}
+
+// templateMixin turns a driver template into its mixin.
+func (e *Engine) templateMixin(t backend.Template) *occi.Mixin {
+	id := e.templateMixinID(t)
+	m := &occi.Mixin{ID: id, Title: t.Title, Applies: []occi.CategoryID{infra.Compute}, Owner: t.Owner}
+	if m.Title == "" {
+		m.Title = t.Name
+	}
+	if t.Type == backend.ResourceTemplate {
+		m.Depends = []occi.CategoryID{infra.ResourceTemplate}
+		m.Location = "/resource_tpl/" + url.PathEscape(t.Name) + "/"
+	} else {
+		m.Depends = []occi.CategoryID{infra.OSTemplate}
+		m.Location = "/os_tpl/" + url.PathEscape(t.Name) + "/"
+	}
+	defs, _ := e.model.Attributes(infra.Compute, nil)
+	for name, v := range t.Attributes {
+		d, ok := defs[name]
+		if !ok || !d.Mutable {
+			d = occi.AttributeDef{Name: name, Type: typeOf(v), Mutable: true}
+		}
+		d.Default = v
+		d.Required = false
+		m.Attributes = append(m.Attributes, d)
+	}
+	if t.Type == backend.OSTemplate && (t.Source != "" || t.Owner != "" || t.State != backend.TemplateReady) {
+		m.Attributes = append(m.Attributes, templateStateDefs(t)...)
+	}
+	sortDefs(m.Attributes)
+	return m
+}
+
+func templateStateDefs(t backend.Template) []occi.AttributeDef {
+	state := t.State
+	if state == "" {
+		state = backend.TemplateReady
+	}
+	defs := []occi.AttributeDef{
+		{Name: AttrTemplateState, Type: occi.TypeEnum, Enum: []string{backend.TemplateReady, backend.TemplateSaving, backend.TemplateError}, Default: state, Description: "Readiness of the template: computes can be created from it once it is ready"},
+		{Name: AttrTemplateProgress, Type: occi.TypeInteger, Default: int64(t.Progress), Description: "Percent of the copy done while the template is saving"},
+	}
+	if t.Message != "" {
+		defs = append(defs, occi.AttributeDef{Name: AttrTemplateMessage, Type: occi.TypeString, Default: t.Message, Description: "Progress or failure of the copy"})
+	}
+	if t.Source != "" {
+		defs = append(defs, occi.AttributeDef{Name: AttrTemplateSource, Type: occi.TypeURI, Default: t.Source, Description: "Location of the compute the template was saved from"})
+	}
+	return defs
+}
+
+func typeOf(v any) occi.AttrType {
+	switch v.(type) {
+	case int64, int:
+		return occi.TypeInteger
+	case float64:
+		return occi.TypeFloat
+	case bool:
+		return occi.TypeBool
+	case []any:
+		return occi.TypeList
+	case map[string]any:
+		return occi.TypeHash
+	}
+	return occi.TypeString
+}
+
+// syncTemplates reads the driver's templates and makes the model's template
+// mixins match them. Saved templates recorded in the store stay (with state
+// error if the driver lost them).
+func (e *Engine) syncTemplates(ctx context.Context) error {
+	tpls, err := e.drv.Templates(ctx)
+	if err != nil {
+		return e.driverErr(err, "listing templates")
+	}
+	e.tplMu.Lock()
+	defer e.tplMu.Unlock()
+	seen := map[occi.CategoryID]backend.Template{}
+	for _, t := range tpls {
+		if !occi.ValidTerm(t.Name) {
+			e.log.Warn("engine: skipping a template whose name is not a valid term", "name", t.Name)
+			continue
+		}
+		id := e.templateMixinID(t)
+		seen[id] = t
+		m := e.templateMixin(t)
+		if old, ok := e.model.Mixin(id); ok {
+			if old.Owner != "" && t.Owner == "" {
+				m.Owner = old.Owner
+			}
+			if old.Title != "" && (t.Title == "" || t.Title == t.Name) {
+				m.Title = old.Title
+			}
+			if mixinEqual(old, m) {
+				continue
+			}
+		}
+		if err := e.model.ReplaceMixin(m); err != nil {
+			e.log.Warn("engine: cannot register template", "mixin", id.String(), "err", err)
+			continue
+		}
+		if m.Owner == "" {
+			e.provided[id] = true
+		}
+	}
+	for id := range e.provided {
+		if _, ok := seen[id]; !ok {
+			e.model.RemoveMixin(id)
+			delete(e.provided, id)
+		}
+	}
+	// Stored (saved) templates the driver no longer lists.
+	for _, m := range e.model.Mixins() {
+		if m.ID.Scheme != e.osScheme || m.Owner == "" {
+			continue
+		}
+		if _, ok := seen[m.ID]; ok {
+			continue
+		}
+		if st, _ := defaultOf(m, AttrTemplateState).(string); st == backend.TemplateError {
+			continue
+		}
+		c := occi.CloneMixin(m)
+		setDefault(c, AttrTemplateState, backend.TemplateError)
+		setDefault(c, AttrTemplateMessage, "the backend no longer offers this template")
+		_ = e.model.ReplaceMixin(c)
+	}
+	e.templates = seen
+	return nil
+}
+
+// storedTemplate reports whether id is a saved template (owned, in the store).
+func (e *Engine) storedTemplate(id occi.CategoryID) (*occi.Mixin, bool) {
+	m, ok := e.model.Mixin(id)
+	if !ok || m.Owner == "" {
+		return nil, false
+	}
+	return m, true
+}
+
+func defaultOf(m *occi.Mixin, name string) any {
+	for _, d := range m.Attributes {
+		if d.Name == name {
+			return d.Default
+		}
+	}
+	return nil
+}
+
+func setDefault(m *occi.Mixin, name string, v any) {
+	for i := range m.Attributes {
+		if m.Attributes[i].Name == name {
+			m.Attributes[i].Default = v
+			return
+		}
+	}
+	m.Attributes = append(m.Attributes, occi.AttributeDef{Name: name, Type: typeOf(v), Default: v})
+	sortDefs(m.Attributes)
+}
+
+func mixinEqual(a, b *occi.Mixin) bool {
+	return fmt.Sprintf("%#v", *a) == fmt.Sprintf("%#v", *b)
+}
+
+// isTemplate reports whether the mixin is an os_tpl or resource_tpl
+// template (not the base mixin itself) and which base it has.
+func (e *Engine) templateBase(id occi.CategoryID) (occi.CategoryID, bool) {
+	if id == infra.OSTemplate || id == infra.ResourceTemplate {
+		return occi.CategoryID{}, false
+	}
+	if e.model.DependsOn(id, infra.OSTemplate) {
+		return infra.OSTemplate, true
+	}
+	if e.model.DependsOn(id, infra.ResourceTemplate) {
+		return infra.ResourceTemplate, true
+	}
+	return occi.CategoryID{}, false
+}
+
+// templateName returns the driver's template name of a template mixin.
+func (e *Engine) templateName(id occi.CategoryID) string {
+	e.tplMu.Lock()
+	defer e.tplMu.Unlock()
+	if t, ok := e.templates[id]; ok {
+		return t.Name
+	}
+	return id.Term
+}
+
+// checkTemplateReady refuses a template that is still saving or failed.
+func (e *Engine) checkTemplateReady(ctx context.Context, id occi.CategoryID) error {
+	if err := e.syncTemplates(ctx); err != nil {
+		return err
+	}
+	e.tplMu.Lock()
+	t, ok := e.templates[id]
+	e.tplMu.Unlock()
+	if !ok {
+		if _, saved := e.storedTemplate(id); saved {
+			return occi.Errorf(occi.FailedPrecondition, "OS template %s is not usable: the backend no longer offers it", id)
+		}
+		return nil
+	}
+	switch t.State {
+	case "", backend.TemplateReady:
+		return nil
+	case backend.TemplateSaving:
+		return occi.Errorf(occi.FailedPrecondition, "OS template %s is still being saved (%d%% copied); create computes from it once its %s is %q", id, t.Progress, AttrTemplateState, backend.TemplateReady)
+	default:
+		msg := t.Message
+		if msg == "" {
+			msg = "the copy failed"
+		}
+		return occi.Errorf(occi.FailedPrecondition, "OS template %s is not usable (%s: %s)", id, t.State, msg)
+	}
+}
+
+func isTemplateAttr(name string) bool { return strings.HasPrefix(name, templateAttrPrefix) }

@@ -1,0 +1,1171 @@
+// Package occihttp is the OCCI 1.2 HTTP protocol (GFD.223) for occid: Server,
+// an http.Handler that serves an occi.Service (the query interface, kind
+// and mixin collections, entities, unbound paths and actions, with every
+// status code of the protocol), and Client, which implements occi.Service
+// over HTTP so one conformance suite runs against the engine and against the
+// wire. Renderings are negotiated only through a Negotiator (render
+// package); handlers never read Accept or Content-Type themselves.
+//
+// Beside the OCCI namespace the Server answers three operator paths, which
+// therefore cannot be OCCI locations: /healthz (liveness), /readyz
+// (readiness of the store and backend) and /metrics (Prometheus). OCCI
+// collections always end in "/" (/compute/), so they never collide.
+package occihttp
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/occid/occi"
+	"github.com/occid/occi/render"
+)
+
+// Negotiator picks codecs; *render.Negotiator implements it. ForResponse
+// gets the request's Accept header ("" or "*/*" selects the default codec)
+// and fails when no offered type is acceptable (406); ForRequest gets the
+// request's Content-Type and fails when the type is not offered (415);
+// Offered lists every media type, default first.
+type Negotiator interface {
+	ForResponse(accept string) (render.Codec, error)
+	ForRequest(contentType string) (render.Codec, error)
+	Offered() []string
+}
+
+// Default limits of Options.
+const (
+	DefaultMaxBody = 1 << 20 // bytes of a request body
+)
+
+// Options configure a Server. Negotiator is required.
+type Options struct {
+	// Negotiator picks the codec of every request and response.
+	Negotiator Negotiator
+	// Version is occid's version, sent as "Server: occid/<Version> OCCI/1.2".
+	// Empty means "dev".
+	Version string
+	// PublicURL, if set, is the absolute URL prefix (scheme, host and an
+	// optional path a proxy strips) of every location the server renders,
+	// e.g. "https://cloud.example.org/occi". Otherwise locations are built
+	// from the request: its Host header, and https when it came over TLS.
+	PublicURL string
+	// TrustProxy makes the server take the scheme and host of locations
+	// from X-Forwarded-Proto and X-Forwarded-Host when PublicURL is empty.
+	// Set it only behind a proxy that sets (or strips) those headers.
+	TrustProxy bool
+	// MaxBody is the largest request body in bytes; larger ones answer 413.
+	// 0 means DefaultMaxBody.
+	MaxBody int64
+	// Logger receives one line per request; nil discards.
+	Logger *slog.Logger
+	// Registry receives the HTTP metrics and is what /metrics serves. Nil
+	// means a registry of the server's own.
+	Registry *prometheus.Registry
+	// Ready reports whether the dependencies (store, backend) are
+	// reachable; /readyz answers 503 with its client message when it fails.
+	// Nil means always ready.
+	Ready func(ctx context.Context) error
+}
+
+// Server is the OCCI HTTP protocol over an occi.Service. It is an
+// http.Handler and safe for concurrent use.
+type Server struct {
+	svc        occi.Service
+	opt        Options
+	log        *slog.Logger
+	serverHdr  string
+	acceptHdr  string
+	publicBase string
+	metrics    *metrics
+}
+
+// NewServer returns a Server that serves svc with opt. It panics if
+// opt.Negotiator is nil, which is a programming error.
+func NewServer(svc occi.Service, opt Options) *Server {
+	if opt.Negotiator == nil {
+		panic("occihttp: Options.Negotiator is nil")
+	}
+	if opt.Version == "" {
+		opt.Version = "dev"
+	}
+	if opt.MaxBody <= 0 {
+		opt.MaxBody = DefaultMaxBody
+	}
+	log := opt.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opt.Registry == nil {
+		opt.Registry = prometheus.NewRegistry()
+	}
+	return &Server{
+		svc:        svc,
+		opt:        opt,
+		log:        log,
+		serverHdr:  "occid/" + opt.Version + " OCCI/1.2",
+		acceptHdr:  strings.Join(opt.Negotiator.Offered(), ", "),
+		publicBase: strings.TrimRight(opt.PublicURL, "/"),
+		metrics:    newMetrics(opt.Registry),
+	}
+}
+
+// Route classes, the "route" label of the metrics and the log.
+const (
+	routeQuery   = "query"
+	routeKind    = "kind"
+	routeMixin   = "mixin"
+	routeEntity  = "entity"
+	routeUnbound = "unbound"
+	routeNone    = "none"
+	routeHealth  = "health"
+	routeMetrics = "metrics"
+)
+
+// Methods allowed on each kind of path, for Allow on 405.
+var (
+	allowQuery   = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodDelete}
+	allowKind    = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodDelete}
+	allowMixin   = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete}
+	allowEntity  = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete}
+	allowUnbound = []string{http.MethodGet, http.MethodHead}
+	allowAction  = []string{http.MethodPost}
+)
+
+// exchange is one request being served.
+type exchange struct {
+	s     *Server
+	w     *recorder
+	r     *http.Request
+	ctx   context.Context
+	id    string
+	route string
+	base  string
+	codec render.Codec // the response codec; nil until negotiated
+	allow []string     // methods allowed on the path, for a 405
+	body  []byte
+	read  bool
+
+	errMsg string // client message of a failure, for the log
+	cause  string // internal cause of a 500, for the log
+}
+
+// ServeHTTP serves one request; see the package documentation.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	x := &exchange{
+		s:     s,
+		w:     &recorder{ResponseWriter: w},
+		r:     r,
+		id:    requestID(r),
+		route: routeNone,
+	}
+	x.ctx = withRequestID(r.Context(), x.id)
+	s.metrics.inflight.Inc()
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler { //nolint:errorlint // sentinel compared as net/http does
+				s.metrics.inflight.Dec()
+				panic(p)
+			}
+			s.log.Error("panic while serving a request; answered 500",
+				"request_id", x.id, "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p))
+			x.cause = fmt.Sprintf("panic: %v", p)
+			if !x.w.wrote {
+				x.codec = nil
+				x.failStatus(http.StatusInternalServerError, occi.Internal, "internal error")
+			}
+		}
+		s.metrics.inflight.Dec()
+		s.finish(x, time.Since(start))
+	}()
+	h := x.w.Header()
+	h.Set("Server", s.serverHdr)
+	h.Set("Accept", s.acceptHdr)
+	h.Set("X-Request-Id", x.id)
+	switch r.URL.Path {
+	case "/healthz":
+		x.serveHealth(nil)
+		return
+	case "/readyz":
+		x.serveHealth(s.opt.Ready)
+		return
+	case "/metrics":
+		x.route = routeMetrics
+		if !x.allowed(http.MethodGet, http.MethodHead) {
+			return
+		}
+		s.metrics.handler.ServeHTTP(x.w, r)
+		return
+	}
+	x.base = s.base(r)
+	x.serveOCCI()
+}
+
+// finish logs the request line and records its metrics.
+func (s *Server) finish(x *exchange, d time.Duration) {
+	status := x.w.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	method := methodLabel(x.r.Method)
+	s.metrics.requests.WithLabelValues(method, x.route, strconv.Itoa(status)).Inc()
+	s.metrics.duration.WithLabelValues(method, x.route).Observe(d.Seconds())
+	attrs := []slog.Attr{
+		slog.String("request_id", x.id),
+		slog.String("method", x.r.Method),
+		slog.String("path", x.r.URL.Path),
+		slog.String("route", x.route),
+		slog.Int("status", status),
+		slog.Int64("bytes", x.w.bytes),
+		slog.Duration("duration", d),
+		slog.String("remote", x.r.RemoteAddr),
+	}
+	if x.errMsg != "" {
+		attrs = append(attrs, slog.String("error", x.errMsg))
+	}
+	if x.cause != "" {
+		attrs = append(attrs, slog.String("cause", x.cause))
+	}
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	s.log.LogAttrs(context.Background(), level, "request", attrs...)
+}
+
+// base returns the absolute URL prefix of locations for r, without a
+// trailing slash.
+func (s *Server) base(r *http.Request) string {
+	if s.publicBase != "" {
+		return s.publicBase
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	host := r.Host
+	if s.opt.TrustProxy {
+		if p := strings.ToLower(firstValue(r.Header.Get("X-Forwarded-Proto"))); p == "http" || p == "https" {
+			scheme = p
+		}
+		if h := firstValue(r.Header.Get("X-Forwarded-Host")); h != "" && !strings.ContainsAny(h, "/ \\@") {
+			host = h
+		}
+	}
+	if host == "" {
+		host = "localhost"
+	}
+	return scheme + "://" + host
+}
+
+func firstValue(v string) string {
+	v, _, _ = strings.Cut(v, ",")
+	return strings.TrimSpace(v)
+}
+
+// serveHealth answers /healthz (check nil) and /readyz.
+func (x *exchange) serveHealth(check func(context.Context) error) {
+	x.route = routeHealth
+	if !x.allowed(http.MethodGet, http.MethodHead) {
+		return
+	}
+	h := http.Header{"Content-Type": {"text/plain; charset=utf-8"}}
+	if check == nil {
+		x.send(http.StatusOK, h, []byte("ok\n"))
+		return
+	}
+	ctx, cancel := context.WithTimeout(x.ctx, 5*time.Second)
+	defer cancel()
+	if err := check(ctx); err != nil {
+		x.errMsg = occi.ErrorMessage(err)
+		x.cause = err.Error()
+		x.send(http.StatusServiceUnavailable, h, []byte("not ready: "+occi.ErrorMessage(err)+"\n"))
+		return
+	}
+	x.send(http.StatusOK, h, []byte("ready\n"))
+}
+
+// allowed answers 405 unless the method is one of methods.
+func (x *exchange) allowed(methods ...string) bool {
+	for _, m := range methods {
+		if x.r.Method == m {
+			return true
+		}
+	}
+	x.allow = methods
+	x.errMsg = "method " + x.r.Method + " is not allowed here"
+	x.w.Header().Set("Allow", strings.Join(methods, ", "))
+	x.send(http.StatusMethodNotAllowed, http.Header{"Content-Type": {"text/plain; charset=utf-8"}},
+		[]byte(x.errMsg+"\n"))
+	return false
+}
+
+// serveOCCI serves a request in the OCCI namespace.
+func (x *exchange) serveOCCI() {
+	s, r := x.s, x.r
+	if v, ok := tooNewOCCI(r.Header.Get("User-Agent")); ok {
+		x.fail(occi.Errorf(occi.Unimplemented,
+			"this server implements OCCI/1.2 (and serves 1.1 clients); the User-Agent announces OCCI/%s", v))
+		return
+	}
+	c, err := s.opt.Negotiator.ForResponse(r.Header.Get("Accept"))
+	if err != nil {
+		x.failStatus(http.StatusNotAcceptable, occi.InvalidArgument, fmt.Sprintf(
+			"none of the media types in Accept %q can be produced; this server offers %s",
+			r.Header.Get("Accept"), s.acceptHdr))
+		return
+	}
+	x.codec = c
+	q, err := parseQuery(r.URL.RawQuery)
+	if err != nil {
+		x.fail(err)
+		return
+	}
+	t, err := s.svc.Resolve(x.ctx, r.URL.Path)
+	if err != nil {
+		x.fail(err)
+		return
+	}
+	// What the path names, for clients (Client.Resolve) and people.
+	h := x.w.Header()
+	h.Set("Occid-Target", targetNames[t.Type])
+	if !t.Category.IsZero() {
+		h.Set("Occid-Category", t.Category.String())
+	}
+	if t.Path != "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		h.Set("Content-Location", x.absolute(t.Path))
+	}
+	switch t.Type {
+	case occi.TargetQueryInterface:
+		x.route, x.allow = routeQuery, allowQuery
+		x.serveQuery(q)
+	case occi.TargetKindCollection:
+		x.route, x.allow = routeKind, allowKind
+		x.serveKind(t, q)
+	case occi.TargetMixinCollection:
+		x.route, x.allow = routeMixin, allowMixin
+		x.serveMixin(t, q)
+	case occi.TargetEntity:
+		x.route, x.allow = routeEntity, allowEntity
+		x.serveEntity(t, q)
+	case occi.TargetUnbound:
+		x.route, x.allow = routeUnbound, allowUnbound
+		x.serveUnbound(t, q)
+	default:
+		x.fail(occi.Errorf(occi.NotFound, "nothing at %s", r.URL.Path))
+	}
+}
+
+// targetNames are the values of the Occid-Target response header.
+var targetNames = map[occi.TargetType]string{
+	occi.TargetQueryInterface:  "query",
+	occi.TargetKindCollection:  "kind",
+	occi.TargetMixinCollection: "mixin",
+	occi.TargetEntity:          "entity",
+	occi.TargetUnbound:         "unbound",
+}
+
+// tooNewOCCI reports the OCCI version a User-Agent announces when it is
+// above 1.2.
+func tooNewOCCI(ua string) (string, bool) {
+	for _, f := range strings.Fields(ua) {
+		v, ok := strings.CutPrefix(f, "OCCI/")
+		if !ok {
+			continue
+		}
+		majS, minS, _ := strings.Cut(v, ".")
+		maj, err := strconv.Atoi(majS)
+		if err != nil {
+			continue
+		}
+		minor := 0
+		if minS != "" {
+			digits := minS
+			if i := strings.IndexFunc(minS, func(r rune) bool { return r < '0' || r > '9' }); i >= 0 {
+				digits = minS[:i]
+			}
+			if minor, err = strconv.Atoi(digits); err != nil {
+				continue
+			}
+		}
+		if maj > 1 || (maj == 1 && minor > 2) {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// methodNotAllowed fails with 405; x.allow names what is allowed.
+func (x *exchange) methodNotAllowed(what string) {
+	x.fail(occi.Errorf(occi.MethodNotAllowed, "%s does not take %s; allowed: %s",
+		what, x.r.Method, strings.Join(x.allow, ", ")))
+}
+
+// ---- the query interface ----
+
+func (x *exchange) serveQuery(q *query) {
+	if q.hasAction {
+		x.methodNotAllowed("the query interface (actions cannot be triggered on /-/)")
+		return
+	}
+	switch x.r.Method {
+	case http.MethodGet, http.MethodHead:
+		if q.page > 0 || q.number > 0 {
+			x.fail(occi.Errorf(occi.InvalidArgument, "the query interface is not paginated; drop page and number"))
+			return
+		}
+		cats, attrs, err := x.filter(q)
+		if err != nil {
+			x.fail(err)
+			return
+		}
+		if len(attrs) > 0 {
+			x.fail(occi.Errorf(occi.InvalidArgument, "the query interface filters by category only, not by attribute"))
+			return
+		}
+		d, err := x.s.svc.Discover(x.ctx, cats)
+		if err != nil {
+			x.fail(err)
+			return
+		}
+		x.reply(http.StatusOK, nil, func(w *render.Writer) error { return x.codec.EncodeDiscovery(w, d) })
+	case http.MethodPost, http.MethodDelete:
+		if len(q.names) > 0 {
+			x.fail(occi.Errorf(occi.InvalidArgument, "%s /-/ takes no query parameters", x.r.Method))
+			return
+		}
+		c, rd, err := x.input()
+		if err != nil {
+			x.fail(err)
+			return
+		}
+		ms, err := c.DecodeMixins(rd)
+		if err != nil {
+			x.fail(err)
+			return
+		}
+		if len(ms) == 0 {
+			x.fail(occi.Errorf(occi.InvalidArgument, "the request holds no mixin definition"))
+			return
+		}
+		if x.r.Method == http.MethodDelete {
+			for _, m := range ms {
+				if err := x.s.svc.DeleteMixin(x.ctx, m.ID); err != nil {
+					x.fail(err)
+					return
+				}
+			}
+			x.replyEmpty()
+			return
+		}
+		var defined []*occi.Mixin
+		for _, m := range ms {
+			out, err := x.s.svc.DefineMixin(x.ctx, m)
+			if err != nil {
+				// A batch is all or nothing: take back what this request defined.
+				for _, d := range defined {
+					_ = x.s.svc.DeleteMixin(context.WithoutCancel(x.ctx), d.ID)
+				}
+				x.fail(err)
+				return
+			}
+			defined = append(defined, out)
+		}
+		x.reply(http.StatusOK, nil, func(w *render.Writer) error {
+			return x.codec.EncodeDiscovery(w, &occi.Discovery{Mixins: defined})
+		})
+	default:
+		x.methodNotAllowed("the query interface")
+	}
+}
+
+// ---- collections ----
+
+func (x *exchange) serveKind(t occi.Target, q *query) {
+	switch {
+	case x.r.Method == http.MethodPost && q.hasAction:
+		x.invokeAll(t, q)
+	case q.hasAction:
+		x.allow = allowAction
+		x.methodNotAllowed("an action trigger")
+	case x.r.Method == http.MethodGet || x.r.Method == http.MethodHead:
+		x.list(t, q)
+	case x.r.Method == http.MethodPost:
+		if !x.noParams(q) {
+			return
+		}
+		x.create(t)
+	case x.r.Method == http.MethodDelete:
+		if !x.noParams(q) {
+			return
+		}
+		if err := x.s.svc.DeleteAll(x.ctx, t.Path); err != nil {
+			x.fail(err)
+			return
+		}
+		x.replyEmpty()
+	default:
+		x.methodNotAllowed("a kind collection")
+	}
+}
+
+func (x *exchange) serveMixin(t occi.Target, q *query) {
+	switch {
+	case x.r.Method == http.MethodPost && q.hasAction:
+		x.invokeAll(t, q)
+	case q.hasAction:
+		x.allow = allowAction
+		x.methodNotAllowed("an action trigger")
+	case x.r.Method == http.MethodGet || x.r.Method == http.MethodHead:
+		x.list(t, q)
+	case x.r.Method == http.MethodPost, x.r.Method == http.MethodPut, x.r.Method == http.MethodDelete:
+		if !x.noParams(q) {
+			return
+		}
+		c, rd, err := x.input()
+		if err != nil {
+			x.fail(err)
+			return
+		}
+		var locs []string
+		if !x.emptyInput() {
+			if locs, err = c.DecodeLocations(rd); err != nil {
+				x.fail(err)
+				return
+			}
+		}
+		var es []*occi.Entity
+		switch x.r.Method {
+		case http.MethodPost:
+			if len(locs) == 0 {
+				x.fail(occi.Errorf(occi.InvalidArgument, "the request names no entity to associate with the mixin"))
+				return
+			}
+			es, err = x.s.svc.Associate(x.ctx, t.Path, locs)
+		case http.MethodPut:
+			es, err = x.s.svc.ReplaceMembers(x.ctx, t.Path, locs)
+		default:
+			err = x.s.svc.Dissociate(x.ctx, t.Path, locs)
+			if err == nil {
+				x.replyEmpty()
+				return
+			}
+		}
+		if err != nil {
+			x.fail(err)
+			return
+		}
+		x.replyCollection(es)
+	default:
+		x.methodNotAllowed("a mixin collection")
+	}
+}
+
+func (x *exchange) serveUnbound(t occi.Target, q *query) {
+	switch {
+	case q.hasAction:
+		x.allow = nil
+		x.methodNotAllowed("an unbound path (actions run on kind and mixin collections and entities)")
+	case x.r.Method == http.MethodGet || x.r.Method == http.MethodHead:
+		x.list(t, q)
+	default:
+		x.methodNotAllowed("an unbound path (it lists what is below it and is never deleted as a whole)")
+	}
+}
+
+// list answers GET on a collection.
+func (x *exchange) list(t occi.Target, q *query) {
+	cats, attrs, err := x.filter(q)
+	if err != nil {
+		x.fail(err)
+		return
+	}
+	es, err := x.s.svc.List(x.ctx, occi.ListQuery{
+		Collection: t.Path, Categories: cats, Attributes: attrs, Page: q.page, Number: q.number,
+	})
+	if err != nil {
+		x.fail(err)
+		return
+	}
+	x.replyCollection(es)
+}
+
+// create answers POST on a kind collection: every entity of the body is
+// created, or none.
+func (x *exchange) create(t occi.Target) {
+	c, rd, err := x.input()
+	if err != nil {
+		x.fail(err)
+		return
+	}
+	es, err := c.DecodeEntities(rd)
+	if err != nil {
+		x.fail(err)
+		return
+	}
+	if len(es) == 0 {
+		x.fail(occi.Errorf(occi.InvalidArgument, "the request holds no entity to create"))
+		return
+	}
+	created := make([]*occi.Entity, 0, len(es))
+	for i, e := range es {
+		out, err := x.s.svc.Create(x.ctx, t.Path, e)
+		if err != nil {
+			for _, d := range created {
+				_ = x.s.svc.Delete(context.WithoutCancel(x.ctx), d.Location)
+			}
+			if len(es) > 1 {
+				err = prefixError(err, fmt.Sprintf("entity %d of %d", i+1, len(es)))
+			}
+			x.fail(err)
+			return
+		}
+		created = append(created, out)
+	}
+	locs := make([]string, len(created))
+	for i, e := range created {
+		locs[i] = e.Location
+	}
+	extra := http.Header{"Location": {x.absolute(locs[0])}}
+	if len(created) == 1 {
+		setETag(extra, created[0])
+	}
+	x.reply(http.StatusCreated, extra, func(w *render.Writer) error { return x.codec.EncodeLocations(w, locs) })
+}
+
+// invokeAll answers POST ?action= on a collection.
+func (x *exchange) invokeAll(t occi.Target, q *query) {
+	if len(q.names) > 1 {
+		x.fail(occi.Errorf(occi.InvalidArgument, "an action trigger takes only the action parameter"))
+		return
+	}
+	inv, err := x.action(q, func() (occi.CategoryID, []occi.CategoryID, error) {
+		return occi.CategoryID{}, []occi.CategoryID{t.Category}, nil
+	})
+	if err != nil {
+		x.fail(err)
+		return
+	}
+	es, err := x.s.svc.InvokeAll(x.ctx, t.Path, inv)
+	if err != nil {
+		x.fail(err)
+		return
+	}
+	x.replyCollection(es)
+}
+
+// ---- entities ----
+
+func (x *exchange) serveEntity(t occi.Target, q *query) {
+	if q.hasAction && x.r.Method != http.MethodPost {
+		x.allow = allowAction
+		x.methodNotAllowed("an action trigger")
+		return
+	}
+	if len(q.names) > 0 && !(q.hasAction && len(q.names) == 1) {
+		x.fail(occi.Errorf(occi.InvalidArgument, "an entity takes no query parameter other than action"))
+		return
+	}
+	if x.r.Method != http.MethodGet && x.r.Method != http.MethodHead {
+		if v := x.r.Header.Get("If-Match"); v != "" {
+			rev, ok, err := parseIfMatch(v)
+			if err != nil {
+				x.fail(err)
+				return
+			}
+			if ok {
+				x.ctx = occi.WithExpectedRevision(x.ctx, rev)
+			}
+		}
+	}
+	svc := x.s.svc
+	switch x.r.Method {
+	case http.MethodGet, http.MethodHead:
+		e, err := svc.Get(x.ctx, t.Path)
+		if err != nil {
+			x.fail(err)
+			return
+		}
+		x.replyEntity(http.StatusOK, nil, e)
+	case http.MethodPut:
+		c, rd, err := x.input()
+		if err != nil {
+			x.fail(err)
+			return
+		}
+		e, err := c.DecodeEntity(rd)
+		if err != nil {
+			x.fail(err)
+			return
+		}
+		out, created, err := svc.Put(x.ctx, t.Path, e)
+		if err != nil {
+			x.fail(err)
+			return
+		}
+		if created {
+			x.replyEntity(http.StatusCreated, http.Header{"Location": {x.absolute(out.Location)}}, out)
+			return
+		}
+		x.replyEntity(http.StatusOK, nil, out)
+	case http.MethodPost:
+		if q.hasAction {
+			x.invoke(t, q)
+			return
+		}
+		c, rd, err := x.input()
+		if err != nil {
+			x.fail(err)
+			return
+		}
+		patch, err := c.DecodeEntity(rd)
+		if err != nil {
+			x.fail(err)
+			return
+		}
+		out, err := svc.Update(x.ctx, t.Path, patch)
+		if err != nil {
+			x.fail(err)
+			return
+		}
+		x.replyEntity(http.StatusOK, nil, out)
+	case http.MethodDelete:
+		if err := svc.Delete(x.ctx, t.Path); err != nil {
+			x.fail(err)
+			return
+		}
+		x.replyEmpty()
+	default:
+		x.methodNotAllowed("an entity")
+	}
+}
+
+// invoke answers POST ?action= on an entity: 200 with the entity's new
+// rendering, or the new mixin for an action that makes one (save).
+func (x *exchange) invoke(t occi.Target, q *query) {
+	inv, err := x.action(q, func() (occi.CategoryID, []occi.CategoryID, error) {
+		e, err := x.s.svc.Get(x.ctx, t.Path)
+		if err != nil {
+			return occi.CategoryID{}, nil, err
+		}
+		for _, a := range e.Actions {
+			if a.Term == q.action {
+				return a, nil, nil
+			}
+		}
+		return occi.CategoryID{}, append([]occi.CategoryID{e.Kind}, e.Mixins...), nil
+	})
+	if err != nil {
+		x.fail(err)
+		return
+	}
+	res, err := x.s.svc.Invoke(x.ctx, t.Path, inv)
+	if err != nil {
+		x.fail(err)
+		return
+	}
+	switch {
+	case res != nil && res.Mixin != nil:
+		m := res.Mixin
+		x.reply(http.StatusOK, http.Header{"Occid-Result": {"mixin"}},
+			func(w *render.Writer) error { return x.codec.EncodeMixin(w, m) })
+	case res != nil && res.Entity != nil:
+		x.replyEntity(http.StatusOK, nil, res.Entity)
+	default:
+		e, err := x.s.svc.Get(x.ctx, t.Path)
+		if err != nil {
+			x.fail(err)
+			return
+		}
+		x.replyEntity(http.StatusOK, nil, e)
+	}
+}
+
+// action reads the action invocation of a POST ?action=term. A body that
+// names no action (an empty one) is completed from the term: scope returns
+// either the one action meant or the categories whose actions to search.
+func (x *exchange) action(q *query, scope func() (occi.CategoryID, []occi.CategoryID, error)) (*occi.ActionInvocation, error) {
+	c, rd, err := x.input()
+	if err != nil {
+		return nil, err
+	}
+	inv := &occi.ActionInvocation{}
+	if !x.emptyInput() {
+		if inv, err = c.DecodeAction(rd); err != nil {
+			return nil, err
+		}
+	}
+	if !inv.Action.IsZero() {
+		if inv.Action.Term != q.action {
+			return nil, occi.Errorf(occi.InvalidArgument,
+				"the body invokes action %q but the URL names action=%s", inv.Action.String(), q.action)
+		}
+		return inv, nil
+	}
+	direct, cats, err := scope()
+	if err != nil {
+		return nil, err
+	}
+	if !direct.IsZero() {
+		inv.Action = direct
+		return inv, nil
+	}
+	d, err := x.s.svc.Discover(x.ctx, cats)
+	if err != nil {
+		return nil, err
+	}
+	var found []occi.CategoryID
+	for _, a := range d.Actions {
+		if a.ID.Term == q.action {
+			found = append(found, a.ID)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil, occi.Errorf(occi.InvalidArgument, "no action %q is defined here", q.action)
+	case 1:
+		inv.Action = found[0]
+		return inv, nil
+	default:
+		return nil, occi.Errorf(occi.Conflict,
+			"action term %q is ambiguous here (%s and %s); name the action's category in the body",
+			q.action, found[0], found[1])
+	}
+}
+
+// ---- input ----
+
+// input reads the request body and returns the codec for its Content-Type
+// (the default codec when there is none) and a Reader over it.
+func (x *exchange) input() (render.Codec, *render.Reader, error) {
+	if err := x.readBody(); err != nil {
+		return nil, nil, err
+	}
+	ct := x.r.Header.Get("Content-Type")
+	var c render.Codec
+	if ct == "" {
+		var err error
+		if c, err = x.s.opt.Negotiator.ForResponse(""); err != nil {
+			return nil, nil, occi.Wrap(err, occi.Internal, "no default codec")
+		}
+	} else {
+		var err error
+		if c, err = x.s.opt.Negotiator.ForRequest(ct); err != nil {
+			return nil, nil, &statusError{
+				status: http.StatusUnsupportedMediaType, code: occi.InvalidArgument,
+				msg: fmt.Sprintf("request Content-Type %q is not supported; this server reads %s", ct, x.s.acceptHdr),
+			}
+		}
+	}
+	return c, &render.Reader{Header: x.r.Header, Body: x.body, Base: x.base}, nil
+}
+
+// emptyInput reports whether the request carries no rendering at all: no
+// body and no rendering headers (text/occi carries it in headers).
+func (x *exchange) emptyInput() bool {
+	if len(bytes.TrimSpace(x.body)) > 0 {
+		return false
+	}
+	h := x.r.Header
+	for _, k := range []string{"Category", "X-Occi-Attribute", "X-Occi-Location", "Link"} {
+		if len(h.Values(k)) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// readBody reads the request body once, at most MaxBody bytes.
+func (x *exchange) readBody() error {
+	if x.read {
+		return nil
+	}
+	x.read = true
+	max := x.s.opt.MaxBody
+	if x.r.ContentLength > max {
+		return tooLarge(max)
+	}
+	if x.r.Body == nil || x.r.Body == http.NoBody {
+		return nil
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(x.w, x.r.Body, max))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return tooLarge(max)
+		}
+		return occi.Wrap(err, occi.InvalidArgument, "could not read the request body")
+	}
+	x.body = b
+	return nil
+}
+
+func tooLarge(max int64) error {
+	return occi.Errorf(occi.TooLarge, "the request body exceeds the limit of %d bytes", max)
+}
+
+// filter reads a GET's filter: categories and attributes from rendering
+// headers (text/occi style) or a body, and from the query parameters.
+func (x *exchange) filter(q *query) ([]occi.CategoryID, occi.Attributes, error) {
+	var cats []occi.CategoryID
+	var attrs occi.Attributes
+	h := x.r.Header
+	hasBody := x.r.ContentLength > 0 || (x.r.ContentLength < 0 && x.r.Body != nil && x.r.Body != http.NoBody)
+	if len(h.Values("Category")) > 0 || len(h.Values("X-Occi-Attribute")) > 0 || hasBody {
+		ct := h.Get("Content-Type")
+		if ct == "" {
+			ct = "text/occi" // the rendering that travels in headers
+		}
+		c, err := x.s.opt.Negotiator.ForRequest(ct)
+		if err != nil {
+			return nil, nil, &statusError{status: http.StatusUnsupportedMediaType, code: occi.InvalidArgument,
+				msg: fmt.Sprintf("filter Content-Type %q is not supported; this server reads %s", ct, x.s.acceptHdr)}
+		}
+		if err := x.readBody(); err != nil {
+			return nil, nil, err
+		}
+		hc, ha, err := c.DecodeFilter(&render.Reader{Header: h, Body: x.body, Base: x.base})
+		if err != nil {
+			return nil, nil, err
+		}
+		cats, attrs = hc, ha
+	}
+	if len(q.categories) > 0 {
+		var all *occi.Discovery
+		for _, s := range q.categories {
+			if strings.Contains(s, "#") {
+				id, err := occi.ParseCategoryID(s)
+				if err != nil {
+					return nil, nil, prefixError(err, "query parameter category")
+				}
+				cats = append(cats, id)
+				continue
+			}
+			if all == nil {
+				d, err := x.s.svc.Discover(x.ctx, nil)
+				if err != nil {
+					return nil, nil, err
+				}
+				all = d
+			}
+			id, err := byTerm(all, s)
+			if err != nil {
+				return nil, nil, err
+			}
+			cats = append(cats, id)
+		}
+	}
+	if len(q.attrs) > 0 {
+		if attrs == nil {
+			attrs = occi.Attributes{}
+		}
+		for k, v := range q.attrs {
+			attrs[k] = v
+		}
+	}
+	return cats, attrs, nil
+}
+
+// byTerm finds the one kind or mixin with the term.
+func byTerm(d *occi.Discovery, term string) (occi.CategoryID, error) {
+	var found []occi.CategoryID
+	for _, k := range d.Kinds {
+		if k.ID.Term == term {
+			found = append(found, k.ID)
+		}
+	}
+	for _, m := range d.Mixins {
+		if m.ID.Term == term {
+			found = append(found, m.ID)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return occi.CategoryID{}, occi.Errorf(occi.NotFound, "query parameter category=%s: no kind or mixin has that term", term)
+	case 1:
+		return found[0], nil
+	default:
+		return occi.CategoryID{}, occi.Errorf(occi.InvalidArgument,
+			"query parameter category=%s is ambiguous (%s, %s); give the full type identifier", term, found[0], found[1])
+	}
+}
+
+func (x *exchange) noParams(q *query) bool {
+	if len(q.names) == 0 {
+		return true
+	}
+	x.fail(occi.Errorf(occi.InvalidArgument, "%s on a collection takes no query parameters (got %s)", x.r.Method, q.names[0]))
+	return false
+}
+
+// parseIfMatch reads one entity tag this server sent ("3", W/"3" or 3).
+// "*" matches any revision and sets none.
+func parseIfMatch(v string) (int64, bool, error) {
+	v = strings.TrimSpace(v)
+	if v == "*" {
+		return 0, false, nil
+	}
+	s := strings.TrimPrefix(v, "W/")
+	s = strings.TrimSuffix(strings.TrimPrefix(s, `"`), `"`)
+	rev, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || rev < 1 {
+		return 0, false, occi.Errorf(occi.InvalidArgument, "If-Match %q: want one entity tag this server sent, such as \"3\"", v)
+	}
+	return rev, true, nil
+}
+
+// ---- output ----
+
+// absolute makes a location path absolute with the request's base.
+func (x *exchange) absolute(loc string) string {
+	if strings.HasPrefix(loc, "/") {
+		return x.base + loc
+	}
+	return loc
+}
+
+func setETag(h http.Header, e *occi.Entity) {
+	if e != nil && e.Revision > 0 {
+		h.Set("ETag", `"`+strconv.FormatInt(e.Revision, 10)+`"`)
+	}
+}
+
+func (x *exchange) replyEntity(status int, extra http.Header, e *occi.Entity) {
+	if extra == nil {
+		extra = http.Header{}
+	}
+	setETag(extra, e)
+	x.reply(status, extra, func(w *render.Writer) error { return x.codec.EncodeEntity(w, e) })
+}
+
+func (x *exchange) replyCollection(es []*occi.Entity) {
+	if es == nil {
+		es = []*occi.Entity{}
+	}
+	x.reply(http.StatusOK, nil, func(w *render.Writer) error { return x.codec.EncodeCollection(w, es) })
+}
+
+// replyEmpty answers 200 with an empty collection rendering, the answer of
+// every successful DELETE.
+func (x *exchange) replyEmpty() { x.replyCollection(nil) }
+
+// reply renders with enc in the response codec and sends it with status;
+// extra headers are added. A rendering failure (such as text/uri-list asked
+// for an entity) is answered as an error instead.
+func (x *exchange) reply(status int, extra http.Header, enc func(*render.Writer) error) {
+	var buf bytes.Buffer
+	h := http.Header{}
+	h.Set("Content-Type", x.codec.MediaType())
+	if err := enc(&render.Writer{Header: h, Body: &buf, Base: x.base}); err != nil {
+		x.fail(err)
+		return
+	}
+	for k, vs := range extra {
+		h[k] = vs
+	}
+	x.send(status, h, buf.Bytes())
+}
+
+// send writes headers h, status and body.
+func (x *exchange) send(status int, h http.Header, body []byte) {
+	out := x.w.Header()
+	for k, vs := range h {
+		out[k] = vs
+	}
+	out.Set("Content-Length", strconv.Itoa(len(body)))
+	x.w.WriteHeader(status)
+	if x.r.Method != http.MethodHead {
+		_, _ = x.w.Write(body)
+	}
+}
+
+// statusError is a failure whose HTTP status is not one of the code table
+// (406, 415).
+type statusError struct {
+	status int
+	code   occi.Code
+	msg    string
+}
+
+func (e *statusError) Error() string { return e.msg }
+
+// fail answers err: its status from the code table, X-OCCI-Error and
+// Occid-Error-Code headers, Allow on 405, and a small body in the
+// negotiated media type.
+func (x *exchange) fail(err error) {
+	var se *statusError
+	if errors.As(err, &se) {
+		x.failStatus(se.status, se.code, se.msg)
+		return
+	}
+	code := occi.ErrorCode(err)
+	if code == occi.Internal {
+		x.cause = err.Error()
+	}
+	x.failStatus(Status(code), code, occi.ErrorMessage(err))
+}
+
+func (x *exchange) failStatus(status int, code occi.Code, msg string) {
+	x.errMsg = msg
+	h := http.Header{}
+	h.Set("X-OCCI-Error", headerSafe(msg))
+	h.Set("Occid-Error-Code", code.String())
+	if status == http.StatusMethodNotAllowed {
+		h.Set("Allow", strings.Join(x.allow, ", "))
+	}
+	if status == http.StatusUnauthorized {
+		h.Set("WWW-Authenticate", `Basic realm="occid"`)
+	}
+	// The negotiated codec first; if it cannot render an error (or none was
+	// negotiated), the default one; if that fails too, plain text.
+	codecs := []render.Codec{x.codec}
+	if def, err := x.s.opt.Negotiator.ForResponse(""); err == nil {
+		codecs = append(codecs, def)
+	}
+	for _, c := range codecs {
+		if c == nil {
+			continue
+		}
+		var buf bytes.Buffer
+		rh := http.Header{}
+		rh.Set("Content-Type", c.MediaType())
+		if err := c.EncodeError(&render.Writer{Header: rh, Body: &buf, Base: x.base}, code, msg); err != nil {
+			continue
+		}
+		for k, vs := range h {
+			rh[k] = vs
+		}
+		x.send(status, rh, buf.Bytes())
+		return
+	}
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	x.send(status, h, []byte(msg+"\n"))
+}
+
+// headerSafe makes msg fit in one header line.
+func headerSafe(msg string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, msg)
+}
+
+// prefixError adds where to the client message of err, keeping its code.
+func prefixError(err error, where string) error {
+	var se *statusError
+	if errors.As(err, &se) {
+		return &statusError{status: se.status, code: se.code, msg: where + ": " + se.msg}
+	}
+	return &occi.Error{Code: occi.ErrorCode(err), Message: where + ": " + occi.ErrorMessage(err), Err: err}
+}

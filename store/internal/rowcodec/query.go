@@ -1,0 +1,138 @@
+package rowcodec
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/occid/occi/store"
+)
+
+// Dialect is what differs between the SQL databases for a List query.
+type Dialect struct {
+	// Placeholder returns the n-th (1-based) parameter marker: "?" or "$n".
+	Placeholder func(n int) string
+	// NoLimit is the LIMIT clause to write when there is an OFFSET but no
+	// limit ("LIMIT -1" for SQLite, "" for PostgreSQL).
+	NoLimit string
+}
+
+// Select builds the statement for q over the tables entities (location,
+// kind, owner, source, revision, body) and entity_mixins (mixin,
+// location). With count set it counts the rows instead, ignoring After,
+// Offset and Limit. The statement drives from entity_mixins by (mixin,
+// location) when q has a mixin, and otherwise from entities, ordered by
+// location, so a page is read from an index in order and never sorted.
+func Select(d Dialect, q store.Query, count bool) (string, []any) {
+	var b strings.Builder
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return d.Placeholder(len(args))
+	}
+	loc := "e.location"
+	if count {
+		b.WriteString("SELECT count(*)")
+	} else {
+		b.WriteString("SELECT e.location, e.owner, e.source, e.revision, e.body")
+	}
+	var conds []string
+	if !q.Mixin.IsZero() {
+		loc = "m.location"
+		b.WriteString(" FROM entity_mixins m JOIN entities e ON e.location = m.location")
+		conds = append(conds, "m.mixin = "+arg(q.Mixin.String()))
+	} else {
+		b.WriteString(" FROM entities e")
+	}
+	if len(q.Kinds) == 1 {
+		conds = append(conds, "e.kind = "+arg(q.Kinds[0].String()))
+	} else if len(q.Kinds) > 1 {
+		ps := make([]string, len(q.Kinds))
+		for i, k := range q.Kinds {
+			ps[i] = arg(k.String())
+		}
+		conds = append(conds, "e.kind IN ("+strings.Join(ps, ", ")+")")
+	}
+	if q.Owner != "" {
+		conds = append(conds, "e.owner = "+arg(q.Owner))
+	}
+	if q.Source != "" {
+		conds = append(conds, "e.source = "+arg(q.Source))
+	}
+	if q.Prefix != "" {
+		conds = append(conds, loc+" >= "+arg(q.Prefix))
+		if end, ok := PrefixEnd(q.Prefix); ok {
+			conds = append(conds, loc+" < "+arg(end))
+		}
+	}
+	if q.After != "" && !count {
+		conds = append(conds, loc+" > "+arg(q.After))
+	}
+	if len(conds) > 0 {
+		b.WriteString(" WHERE ")
+		b.WriteString(strings.Join(conds, " AND "))
+	}
+	if count {
+		return b.String(), args
+	}
+	b.WriteString(" ORDER BY " + loc)
+	switch {
+	case q.Limit > 0:
+		fmt.Fprintf(&b, " LIMIT %d", q.Limit)
+	case q.Offset > 0 && d.NoLimit != "":
+		b.WriteString(" " + d.NoLimit)
+	}
+	if q.Offset > 0 {
+		fmt.Fprintf(&b, " OFFSET %d", q.Offset)
+	}
+	return b.String(), args
+}
+
+// CheckQuery returns an InvalidArgument error for a query no store can
+// answer: a negative offset or limit, or text a column cannot hold.
+func CheckQuery(q store.Query) error {
+	if q.Offset < 0 || q.Limit < 0 {
+		return errorf("query offset %d and limit %d must not be negative", q.Offset, q.Limit)
+	}
+	for _, c := range []struct{ what, s string }{
+		{"owner", q.Owner}, {"source", q.Source}, {"prefix", q.Prefix}, {"after", q.After}, {"mixin", q.Mixin.String()},
+	} {
+		if err := CheckColumn(c.what, c.s); err != nil {
+			return err
+		}
+	}
+	for _, k := range q.Kinds {
+		if err := CheckColumn("kind", k.String()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckMutation returns an InvalidArgument error unless exactly one of
+// Put, PutMixin, Delete and DeleteMixin is set. i is the mutation's index
+// in its batch, for the message.
+func CheckMutation(i int, m store.Mutation) error {
+	n := 0
+	if m.Put != nil {
+		n++
+	}
+	if m.PutMixin != nil {
+		n++
+	}
+	if m.Delete != "" {
+		n++
+	}
+	if !m.DeleteMixin.IsZero() {
+		n++
+	}
+	if n != 1 {
+		return errorf("mutation %d of the batch sets %d of Put, PutMixin, Delete and DeleteMixin, want exactly one", i, n)
+	}
+	if m.Delete != "" {
+		return CheckColumn("location", m.Delete)
+	}
+	if !m.DeleteMixin.IsZero() {
+		return CheckColumn("mixin", m.DeleteMixin.String())
+	}
+	return nil
+}

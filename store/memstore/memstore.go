@@ -1,0 +1,297 @@
+// Package memstore is an in-memory store.Store: the default for development
+// and the store of the engine's tests. Nothing survives Close.
+package memstore
+
+import (
+	"context"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/occid/occi"
+	"github.com/occid/occi/store"
+)
+
+// Store is an in-memory store.Store, safe for concurrent use.
+type Store struct {
+	mu       sync.RWMutex
+	entities map[string]*occi.Entity
+	mixins   map[occi.CategoryID]*occi.Mixin
+	closed   bool
+}
+
+// New returns an empty store.
+func New() *Store {
+	return &Store{entities: map[string]*occi.Entity{}, mixins: map[occi.CategoryID]*occi.Mixin{}}
+}
+
+var _ store.Store = (*Store)(nil)
+
+func (s *Store) check(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return occi.Wrap(err, occi.Unavailable, "request cancelled")
+	}
+	if s.closed {
+		return occi.Errorf(occi.Unavailable, "store is closed")
+	}
+	return nil
+}
+
+func stored(e *occi.Entity) *occi.Entity {
+	c := e.Clone()
+	c.Links = nil
+	c.Actions = nil
+	return c
+}
+
+// Get returns the entity at location, or a NotFound error.
+func (s *Store) Get(ctx context.Context, location string) (*occi.Entity, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	e, ok := s.entities[location]
+	if !ok {
+		return nil, occi.Errorf(occi.NotFound, "no entity at %s", location)
+	}
+	return e.Clone(), nil
+}
+
+func (s *Store) selectLocked(q store.Query) []*occi.Entity {
+	var out []*occi.Entity
+	for loc, e := range s.entities {
+		if len(q.Kinds) > 0 && !slices.Contains(q.Kinds, e.Kind) {
+			continue
+		}
+		if !q.Mixin.IsZero() && !e.HasMixin(q.Mixin) {
+			continue
+		}
+		if q.Owner != "" && e.Owner != q.Owner {
+			continue
+		}
+		if q.Source != "" && e.Source != q.Source {
+			continue
+		}
+		if q.Prefix != "" && !strings.HasPrefix(loc, q.Prefix) {
+			continue
+		}
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Location < out[j].Location })
+	return out
+}
+
+// List returns the entities q selects, ordered by location.
+func (s *Store) List(ctx context.Context, q store.Query) ([]*occi.Entity, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	if q.Offset < 0 || q.Limit < 0 {
+		return nil, occi.Errorf(occi.InvalidArgument, "negative offset or limit")
+	}
+	sel := s.selectLocked(q)
+	if q.After != "" {
+		i := sort.Search(len(sel), func(i int) bool { return sel[i].Location > q.After })
+		sel = sel[i:]
+	}
+	if q.Offset >= len(sel) {
+		sel = nil
+	} else {
+		sel = sel[q.Offset:]
+	}
+	if q.Limit > 0 && len(sel) > q.Limit {
+		sel = sel[:q.Limit]
+	}
+	out := make([]*occi.Entity, len(sel))
+	for i, e := range sel {
+		out[i] = e.Clone()
+	}
+	return out, nil
+}
+
+// Count returns how many entities q selects.
+func (s *Store) Count(ctx context.Context, q store.Query) (int, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.check(ctx); err != nil {
+		return 0, err
+	}
+	return len(s.selectLocked(q)), nil
+}
+
+// GetMixin returns the stored mixin id, or a NotFound error.
+func (s *Store) GetMixin(ctx context.Context, id occi.CategoryID) (*occi.Mixin, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	m, ok := s.mixins[id]
+	if !ok {
+		return nil, occi.Errorf(occi.NotFound, "no mixin %s", id)
+	}
+	return occi.CloneMixin(m), nil
+}
+
+// ListMixins returns every stored mixin ordered by type identifier.
+func (s *Store) ListMixins(ctx context.Context) ([]*occi.Mixin, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	out := make([]*occi.Mixin, 0, len(s.mixins))
+	for _, m := range s.mixins {
+		out = append(out, occi.CloneMixin(m))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID.String() < out[j].ID.String() })
+	return out, nil
+}
+
+// Write applies muts atomically. Entity mutations honour Expect as the
+// store contract says; for mixins, which carry no revision, MustNotExist
+// refuses an existing mixin, a positive Expect requires an existing one and
+// AnyRevision takes either.
+func (s *Store) Write(ctx context.Context, muts ...store.Mutation) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	// Validate against a view that includes the earlier mutations of the batch.
+	ents := map[string]*occi.Entity{}
+	gone := map[string]bool{}
+	mix := map[occi.CategoryID]*occi.Mixin{}
+	mixGone := map[occi.CategoryID]bool{}
+	getE := func(loc string) (*occi.Entity, bool) {
+		if gone[loc] {
+			return nil, false
+		}
+		if e, ok := ents[loc]; ok {
+			return e, true
+		}
+		e, ok := s.entities[loc]
+		return e, ok
+	}
+	getM := func(id occi.CategoryID) bool {
+		if mixGone[id] {
+			return false
+		}
+		if _, ok := mix[id]; ok {
+			return true
+		}
+		_, ok := s.mixins[id]
+		return ok
+	}
+	checkExpect := func(what string, exists bool, rev, expect int64, isMixin bool) error {
+		switch {
+		case expect == store.AnyRevision:
+			return nil
+		case expect == store.MustNotExist:
+			if exists {
+				return occi.Errorf(occi.AlreadyExists, "%s already exists", what)
+			}
+		case !exists:
+			return occi.Errorf(occi.NotFound, "%s does not exist", what)
+		case !isMixin && rev != expect:
+			return occi.Errorf(occi.Conflict, "%s changed concurrently (revision %d, expected %d)", what, rev, expect)
+		}
+		return nil
+	}
+	var order []func()
+	for i, m := range muts {
+		n := 0
+		if m.Put != nil {
+			n++
+		}
+		if m.PutMixin != nil {
+			n++
+		}
+		if m.Delete != "" {
+			n++
+		}
+		if !m.DeleteMixin.IsZero() {
+			n++
+		}
+		if n != 1 {
+			return occi.Errorf(occi.Internal, "mutation %d sets %d changes, want exactly one", i, n)
+		}
+		switch {
+		case m.Put != nil:
+			if m.Put.Location == "" {
+				return occi.Errorf(occi.Internal, "mutation %d puts an entity without a location", i)
+			}
+			old, ok := getE(m.Put.Location)
+			var rev int64
+			if ok {
+				rev = old.Revision
+			}
+			if err := checkExpect("entity "+m.Put.Location, ok, rev, m.Expect, false); err != nil {
+				return err
+			}
+			c := stored(m.Put)
+			c.Revision = rev + 1
+			ents[c.Location] = c
+			delete(gone, c.Location)
+			put := m.Put
+			order = append(order, func() { put.Revision = c.Revision })
+		case m.Delete != "":
+			old, ok := getE(m.Delete)
+			var rev int64
+			if ok {
+				rev = old.Revision
+			}
+			if m.Expect == store.MustNotExist {
+				return occi.Errorf(occi.Internal, "mutation %d deletes with Expect MustNotExist", i)
+			}
+			if err := checkExpect("entity "+m.Delete, ok, rev, m.Expect, false); err != nil {
+				return err
+			}
+			gone[m.Delete] = true
+			delete(ents, m.Delete)
+		case m.PutMixin != nil:
+			if err := checkExpect("mixin "+m.PutMixin.ID.String(), getM(m.PutMixin.ID), 0, m.Expect, true); err != nil {
+				return err
+			}
+			mix[m.PutMixin.ID] = occi.CloneMixin(m.PutMixin)
+			delete(mixGone, m.PutMixin.ID)
+		default:
+			if m.Expect == store.MustNotExist {
+				return occi.Errorf(occi.Internal, "mutation %d deletes a mixin with Expect MustNotExist", i)
+			}
+			if err := checkExpect("mixin "+m.DeleteMixin.String(), getM(m.DeleteMixin), 0, m.Expect, true); err != nil {
+				return err
+			}
+			mixGone[m.DeleteMixin] = true
+			delete(mix, m.DeleteMixin)
+		}
+	}
+	for loc := range gone {
+		delete(s.entities, loc)
+	}
+	for loc, e := range ents {
+		s.entities[loc] = e
+	}
+	for id := range mixGone {
+		delete(s.mixins, id)
+	}
+	for id, m := range mix {
+		s.mixins[id] = m
+	}
+	for _, f := range order {
+		f()
+	}
+	return nil
+}
+
+// Close marks the store closed; later calls fail with Unavailable.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	return nil
+}

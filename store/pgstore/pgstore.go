@@ -1,0 +1,484 @@
+// Package pgstore is the store for several occid processes sharing one
+// state: PostgreSQL through pgx and a pgxpool connection pool.
+//
+// Every write is a transaction at READ COMMITTED whose updates are
+// conditional on the revision the caller read (UPDATE ... WHERE revision =
+// $n; INSERT ... ON CONFLICT DO NOTHING for creates). Row locks make a
+// concurrent writer wait and then re-check that condition, so of two
+// processes updating the same entity from the same revision exactly one
+// succeeds and the other gets a Conflict: no update is lost silently. A
+// change committed through one process is visible to the next read through
+// any other.
+//
+// The tables live in the connection's current schema (set search_path in
+// the DSN to use another). Migrations are versioned (table schema_version)
+// and applied at Open in one transaction under an advisory lock, so several
+// processes starting at once on one database are safe. Locations and
+// category identifiers are text columns with the "C" collation, so order
+// is byte order and every page is read from an index in location order.
+//
+// Failures to reach the server are Unavailable errors.
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/occid/occi"
+	"github.com/occid/occi/store"
+	"github.com/occid/occi/store/internal/rowcodec"
+)
+
+// Store is a store.Store on a PostgreSQL database.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+var _ store.Store = (*Store)(nil)
+
+var dialect = rowcodec.Dialect{Placeholder: func(n int) string { return "$" + strconv.Itoa(n) }}
+
+// Open connects to the database named by dsn (a libpq URL or key=value
+// string as pgx accepts it) and applies pending schema migrations. A DSN
+// that does not parse is InvalidArgument; a server that cannot be reached
+// is Unavailable.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, occi.Wrap(err, occi.InvalidArgument, "pgstore: invalid PostgreSQL DSN")
+	}
+	if cfg.MaxConns < 8 {
+		cfg.MaxConns = 8
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, classify(err, "connect")
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, classify(err, "connect")
+	}
+	if err := migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &Store{pool: pool}, nil
+}
+
+// Close closes every connection of the pool.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+func classify(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return occi.Wrap(err, occi.Unavailable, "request cancelled or timed out")
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case pe.Code == "23505":
+			return occi.Wrap(err, occi.AlreadyExists, what+": already exists")
+		case pe.Code == "40001" || pe.Code == "40P01":
+			return occi.Wrap(err, occi.Conflict, what+": a concurrent change won; retry")
+		case pe.Code[:2] == "08", pe.Code[:2] == "53", pe.Code[:2] == "57", pe.Code[:2] == "58":
+			return occi.Wrap(err, occi.Unavailable, "database unavailable: "+what)
+		}
+		return occi.Wrap(err, occi.Internal, "database error: "+what)
+	}
+	var ne net.Error
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) || errors.As(err, &ne) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
+		return occi.Wrap(err, occi.Unavailable, "database unavailable: "+what)
+	}
+	if err.Error() == "closed pool" || err.Error() == "conn closed" {
+		return occi.Wrap(err, occi.Unavailable, "database unavailable: "+what)
+	}
+	return occi.Wrap(err, occi.Internal, "database error: "+what)
+}
+
+func ctxErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return occi.Wrap(err, occi.Unavailable, "request cancelled or timed out")
+	}
+	return nil
+}
+
+// Get returns the entity at location.
+func (s *Store) Get(ctx context.Context, location string) (*occi.Entity, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	if err := rowcodec.CheckColumn("location", location); err != nil {
+		return nil, err
+	}
+	var owner, source string
+	var rev int64
+	var body []byte
+	err := s.pool.QueryRow(ctx, "SELECT owner, source, revision, body FROM entities WHERE location = $1", location).
+		Scan(&owner, &source, &rev, &body)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, occi.Errorf(occi.NotFound, "no entity at %s", location)
+	}
+	if err != nil {
+		return nil, classify(err, "get "+location)
+	}
+	return rowcodec.DecodeEntity(location, owner, source, rev, body)
+}
+
+// List returns the entities q selects, ordered by location.
+func (s *Store) List(ctx context.Context, q store.Query) ([]*occi.Entity, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	if err := rowcodec.CheckQuery(q); err != nil {
+		return nil, err
+	}
+	query, args := rowcodec.Select(dialect, q, false)
+	rows, err := s.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, classify(err, "list")
+	}
+	defer rows.Close()
+	var out []*occi.Entity
+	for rows.Next() {
+		var loc, owner, source string
+		var rev int64
+		var body []byte
+		if err := rows.Scan(&loc, &owner, &source, &rev, &body); err != nil {
+			return nil, classify(err, "list")
+		}
+		e, err := rowcodec.DecodeEntity(loc, owner, source, rev, body)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify(err, "list")
+	}
+	return out, nil
+}
+
+// Count returns how many entities q selects, ignoring After, Offset and Limit.
+func (s *Store) Count(ctx context.Context, q store.Query) (int, error) {
+	if err := ctxErr(ctx); err != nil {
+		return 0, err
+	}
+	if err := rowcodec.CheckQuery(q); err != nil {
+		return 0, err
+	}
+	query, args := rowcodec.Select(dialect, q, true)
+	var n int
+	if err := s.pool.QueryRow(ctx, query, args...).Scan(&n); err != nil {
+		return 0, classify(err, "count")
+	}
+	return n, nil
+}
+
+// GetMixin returns the stored mixin id.
+func (s *Store) GetMixin(ctx context.Context, id occi.CategoryID) (*occi.Mixin, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	if err := rowcodec.CheckColumn("mixin", id.String()); err != nil {
+		return nil, err
+	}
+	var owner string
+	var body []byte
+	err := s.pool.QueryRow(ctx, "SELECT owner, body FROM mixins WHERE id = $1", id.String()).Scan(&owner, &body)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, occi.Errorf(occi.NotFound, "no mixin %s", id)
+	}
+	if err != nil {
+		return nil, classify(err, "get mixin "+id.String())
+	}
+	return rowcodec.DecodeMixin(owner, body)
+}
+
+// ListMixins returns every stored mixin, ordered by type identifier.
+func (s *Store) ListMixins(ctx context.Context) ([]*occi.Mixin, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, "SELECT owner, body FROM mixins ORDER BY id")
+	if err != nil {
+		return nil, classify(err, "list mixins")
+	}
+	defer rows.Close()
+	var out []*occi.Mixin
+	for rows.Next() {
+		var owner string
+		var body []byte
+		if err := rows.Scan(&owner, &body); err != nil {
+			return nil, classify(err, "list mixins")
+		}
+		m, err := rowcodec.DecodeMixin(owner, body)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify(err, "list mixins")
+	}
+	return out, nil
+}
+
+// Write applies muts atomically in one transaction and returns once it has
+// committed (durably, with the server's default synchronous_commit=on).
+func (s *Store) Write(ctx context.Context, muts ...store.Mutation) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	rows := make([]*rowcodec.EntityRow, len(muts))
+	mix := make([][]byte, len(muts))
+	for i, m := range muts {
+		if err := rowcodec.CheckMutation(i, m); err != nil {
+			return err
+		}
+		switch {
+		case m.Put != nil:
+			row, err := rowcodec.EncodeEntity(m.Put)
+			if err != nil {
+				return err
+			}
+			rows[i] = row
+		case m.PutMixin != nil:
+			_, body, err := rowcodec.EncodeMixin(m.PutMixin)
+			if err != nil {
+				return err
+			}
+			mix[i] = body
+		}
+	}
+	if len(muts) == 0 {
+		return nil
+	}
+	revs := make([]int64, len(muts))
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	if err != nil {
+		return classify(err, "begin transaction")
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	for i, m := range muts {
+		if err := applyOne(ctx, tx, m, rows[i], mix[i], &revs[i]); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return classify(err, "commit")
+	}
+	for i, m := range muts {
+		if m.Put != nil {
+			m.Put.Revision = revs[i]
+		}
+	}
+	return nil
+}
+
+// missing tells NotFound from Conflict after a conditional statement
+// matched no row.
+func missing(ctx context.Context, tx pgx.Tx, query, key, what string, expect int64) error {
+	var cur int64
+	err := tx.QueryRow(ctx, query, key).Scan(&cur)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return occi.Errorf(occi.NotFound, "%s does not exist", what)
+	}
+	if err != nil {
+		return classify(err, "read revision of "+key)
+	}
+	return occi.Errorf(occi.Conflict, "%s has revision %d, not %d: it was changed concurrently", what, cur, expect)
+}
+
+func applyOne(ctx context.Context, tx pgx.Tx, m store.Mutation, row *rowcodec.EntityRow, mixBody []byte, rev *int64) error {
+	switch {
+	case m.Put != nil:
+		what := "entity " + row.Location
+		var err error
+		switch {
+		case m.Expect == store.MustNotExist:
+			var tag pgconn.CommandTag
+			tag, err = tx.Exec(ctx, `INSERT INTO entities (location, kind, owner, source, revision, body)
+				VALUES ($1, $2, $3, $4, 1, $5) ON CONFLICT (location) DO NOTHING`,
+				row.Location, row.Kind, row.Owner, row.Source, row.Body)
+			if err == nil && tag.RowsAffected() == 0 {
+				return occi.Errorf(occi.AlreadyExists, "%s already exists", what)
+			}
+			*rev = 1
+		case m.Expect < 0:
+			err = tx.QueryRow(ctx, `INSERT INTO entities (location, kind, owner, source, revision, body)
+				VALUES ($1, $2, $3, $4, 1, $5) ON CONFLICT (location) DO UPDATE SET kind = excluded.kind,
+				owner = excluded.owner, source = excluded.source, body = excluded.body, revision = entities.revision + 1
+				RETURNING revision`,
+				row.Location, row.Kind, row.Owner, row.Source, row.Body).Scan(rev)
+		default:
+			err = tx.QueryRow(ctx, `UPDATE entities SET kind = $2, owner = $3, source = $4, body = $5, revision = revision + 1
+				WHERE location = $1 AND revision = $6 RETURNING revision`,
+				row.Location, row.Kind, row.Owner, row.Source, row.Body, m.Expect).Scan(rev)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return missing(ctx, tx, "SELECT revision FROM entities WHERE location = $1", row.Location, what, m.Expect)
+			}
+		}
+		if err != nil {
+			return classify(err, "write "+what)
+		}
+		if *rev > 1 {
+			if _, err := tx.Exec(ctx, "DELETE FROM entity_mixins WHERE location = $1", row.Location); err != nil {
+				return classify(err, "write mixins of "+row.Location)
+			}
+		}
+		if len(row.Mixins) > 0 {
+			if _, err := tx.Exec(ctx, "INSERT INTO entity_mixins (mixin, location) SELECT m, $1 FROM unnest($2::text[]) AS m",
+				row.Location, row.Mixins); err != nil {
+				return classify(err, "write mixins of "+row.Location)
+			}
+		}
+	case m.Delete != "":
+		what := "entity " + m.Delete
+		var err error
+		if m.Expect > 0 {
+			err = tx.QueryRow(ctx, "DELETE FROM entities WHERE location = $1 AND revision = $2 RETURNING revision", m.Delete, m.Expect).Scan(rev)
+		} else {
+			err = tx.QueryRow(ctx, "DELETE FROM entities WHERE location = $1 RETURNING revision", m.Delete).Scan(rev)
+		}
+		if errors.Is(err, pgx.ErrNoRows) {
+			return missing(ctx, tx, "SELECT revision FROM entities WHERE location = $1", m.Delete, what, m.Expect)
+		}
+		if err != nil {
+			return classify(err, "delete "+what)
+		}
+		*rev = 0
+		if _, err := tx.Exec(ctx, "DELETE FROM entity_mixins WHERE location = $1", m.Delete); err != nil {
+			return classify(err, "delete mixins of "+m.Delete)
+		}
+	case m.PutMixin != nil:
+		id := m.PutMixin.ID.String()
+		what := "mixin " + id
+		var err error
+		var r int64
+		switch {
+		case m.Expect == store.MustNotExist:
+			var tag pgconn.CommandTag
+			tag, err = tx.Exec(ctx, "INSERT INTO mixins (id, owner, revision, body) VALUES ($1, $2, 1, $3) ON CONFLICT (id) DO NOTHING",
+				id, m.PutMixin.Owner, mixBody)
+			if err == nil && tag.RowsAffected() == 0 {
+				return occi.Errorf(occi.AlreadyExists, "%s already exists", what)
+			}
+		case m.Expect < 0:
+			err = tx.QueryRow(ctx, `INSERT INTO mixins (id, owner, revision, body) VALUES ($1, $2, 1, $3)
+				ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, body = excluded.body, revision = mixins.revision + 1
+				RETURNING revision`, id, m.PutMixin.Owner, mixBody).Scan(&r)
+		default:
+			err = tx.QueryRow(ctx, "UPDATE mixins SET owner = $2, body = $3, revision = revision + 1 WHERE id = $1 AND revision = $4 RETURNING revision",
+				id, m.PutMixin.Owner, mixBody, m.Expect).Scan(&r)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return missing(ctx, tx, "SELECT revision FROM mixins WHERE id = $1", id, what, m.Expect)
+			}
+		}
+		if err != nil {
+			return classify(err, "write "+what)
+		}
+	case !m.DeleteMixin.IsZero():
+		id := m.DeleteMixin.String()
+		what := "mixin " + id
+		var r int64
+		var err error
+		if m.Expect > 0 {
+			err = tx.QueryRow(ctx, "DELETE FROM mixins WHERE id = $1 AND revision = $2 RETURNING revision", id, m.Expect).Scan(&r)
+		} else {
+			err = tx.QueryRow(ctx, "DELETE FROM mixins WHERE id = $1 RETURNING revision", id).Scan(&r)
+		}
+		if errors.Is(err, pgx.ErrNoRows) {
+			return missing(ctx, tx, "SELECT revision FROM mixins WHERE id = $1", id, what, m.Expect)
+		}
+		if err != nil {
+			return classify(err, "delete "+what)
+		}
+	}
+	return nil
+}
+
+// migrations are applied in order; migrations[i] brings the schema to
+// version i+1. Never edit one that has shipped: append a new one.
+var migrations = []string{
+	`CREATE TABLE entities (
+		location text COLLATE "C" PRIMARY KEY,
+		kind     text COLLATE "C" NOT NULL,
+		owner    text COLLATE "C" NOT NULL,
+		source   text COLLATE "C" NOT NULL,
+		revision bigint NOT NULL,
+		body     json NOT NULL
+	);
+	CREATE INDEX entities_kind ON entities (kind, location);
+	CREATE INDEX entities_owner ON entities (owner, location);
+	CREATE INDEX entities_source ON entities (source, location);
+	CREATE TABLE entity_mixins (
+		mixin    text COLLATE "C" NOT NULL,
+		location text COLLATE "C" NOT NULL,
+		PRIMARY KEY (mixin, location)
+	);
+	CREATE INDEX entity_mixins_location ON entity_mixins (location);
+	CREATE TABLE mixins (
+		id       text COLLATE "C" PRIMARY KEY,
+		owner    text COLLATE "C" NOT NULL,
+		revision bigint NOT NULL,
+		body     json NOT NULL
+	);
+	CREATE INDEX mixins_owner ON mixins (owner, id);`,
+}
+
+// SchemaVersion is the schema version this code writes.
+var SchemaVersion = len(migrations)
+
+// migrationLock is the first key of the advisory lock taken while
+// migrating; the second is a hash of the schema, so migrations of
+// different schemas do not wait for each other.
+const migrationLock = 0x0cc1d
+
+func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return classify(err, "begin migration")
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))", migrationLock); err != nil {
+		return classify(err, "take the migration lock")
+	}
+	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
+		version integer PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return classify(err, "create schema_version")
+	}
+	var cur int
+	if err := tx.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM schema_version").Scan(&cur); err != nil {
+		return classify(err, "read schema version")
+	}
+	if cur > len(migrations) {
+		return occi.Errorf(occi.FailedPrecondition, "pgstore: the database has schema version %d, newer than this occid knows (%d)", cur, len(migrations))
+	}
+	for v := cur + 1; v <= len(migrations); v++ {
+		if _, err := tx.Exec(ctx, migrations[v-1]); err != nil {
+			return classify(err, fmt.Sprintf("apply migration %d", v))
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO schema_version (version) VALUES ($1)", v); err != nil {
+			return classify(err, "record schema version")
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return classify(err, "commit migration")
+	}
+	return nil
+}

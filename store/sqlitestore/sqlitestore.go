@@ -1,0 +1,574 @@
+// Package sqlitestore is occid's default store: one SQLite database file in
+// the data dir, through modernc.org/sqlite (pure Go, no C toolchain).
+//
+// Durability: the database runs in WAL mode with synchronous=FULL, so the
+// WAL is fsynced before a commit returns; Write acknowledges only after its
+// transaction has committed. An acknowledged write therefore survives the
+// process being killed (SIGKILL) and, as far as the disk honours fsync, a
+// power loss. (synchronous=NORMAL in WAL mode would survive SIGKILL too, but
+// may lose the last commits on power loss, which the contract forbids.)
+//
+// Writes are serialized through one connection and group-committed:
+// concurrent Write calls that arrive while a commit is in flight are
+// applied in the next transaction, each inside its own savepoint, so one
+// failing batch does not affect the others and one fsync serves them all.
+// Reads use a separate pool of read-only connections and see the last
+// committed state. Several processes may open the same file (SQLite's
+// locks and a busy timeout serialize their writes), though occid uses
+// PostgreSQL for that.
+//
+// The schema is versioned (table schema_version) and migrations run at Open.
+// Entities keep their queried fields in columns (location, kind, owner,
+// source, revision) and the rest in a JSON body; entity_mixins holds mixin
+// membership keyed by (mixin, location), so a page of a kind, mixin, owner
+// or source collection is read in location order from an index.
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/occid/occi"
+	"github.com/occid/occi/store"
+	"github.com/occid/occi/store/internal/rowcodec"
+)
+
+// Store is a store.Store on one SQLite file.
+type Store struct {
+	path   string
+	w      *sql.DB // exactly one connection, used only by the writer goroutine
+	r      *sql.DB // read-only connections
+	reqs   chan *writeReq
+	mu     sync.RWMutex // guards closed against sends on reqs
+	closed bool
+	done   chan struct{} // closed when the writer goroutine has exited
+}
+
+var _ store.Store = (*Store)(nil)
+
+// maxGroup caps how many Write calls share one transaction.
+const maxGroup = 128
+
+var dialect = rowcodec.Dialect{Placeholder: func(int) string { return "?" }, NoLimit: "LIMIT -1"}
+
+// Open opens (creating if needed) the database file at path and applies
+// any pending schema migrations. It fails if the file was written by a
+// newer schema than this code knows.
+func Open(path string) (*Store, error) {
+	if path == "" {
+		return nil, occi.Errorf(occi.InvalidArgument, "sqlitestore: empty database path")
+	}
+	u := url.URL{Scheme: "file", Opaque: path}
+	base := u.String()
+	w, err := sql.Open("sqlite", base+"?_busy_timeout=10000&_journal_mode=WAL&_synchronous=FULL&_txlock=immediate")
+	if err != nil {
+		return nil, classify(err, "open database "+path)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if err := migrate(w); err != nil {
+		w.Close()
+		return nil, err
+	}
+	r, err := sql.Open("sqlite", base+"?_busy_timeout=10000&_query_only=1")
+	if err != nil {
+		w.Close()
+		return nil, classify(err, "open database "+path)
+	}
+	r.SetMaxOpenConns(8)
+	r.SetMaxIdleConns(8)
+	s := &Store{path: path, w: w, r: r, reqs: make(chan *writeReq, maxGroup), done: make(chan struct{})}
+	go s.writer()
+	return s, nil
+}
+
+// Close waits for writes in flight, then closes the database.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.reqs)
+	s.mu.Unlock()
+	<-s.done
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+func classify(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return occi.Wrap(err, occi.Unavailable, "request cancelled or timed out")
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return occi.Wrap(err, occi.Unavailable, "database busy: "+what)
+		case sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM:
+			return occi.Wrap(err, occi.Unavailable, "database unavailable: "+what)
+		}
+	}
+	return occi.Wrap(err, occi.Internal, "database error: "+what)
+}
+
+func ctxErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return occi.Wrap(err, occi.Unavailable, "request cancelled or timed out")
+	}
+	return nil
+}
+
+func (s *Store) isClosed() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.closed
+}
+
+var errClosed = occi.Errorf(occi.Unavailable, "sqlitestore: the store is closed")
+
+// Get returns the entity at location.
+func (s *Store) Get(ctx context.Context, location string) (*occi.Entity, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	if s.isClosed() {
+		return nil, errClosed
+	}
+	var owner, source string
+	var rev int64
+	var body []byte
+	err := s.r.QueryRowContext(ctx, "SELECT owner, source, revision, body FROM entities WHERE location = ?", location).
+		Scan(&owner, &source, &rev, &body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, occi.Errorf(occi.NotFound, "no entity at %s", location)
+	}
+	if err != nil {
+		return nil, classify(err, "get "+location)
+	}
+	return rowcodec.DecodeEntity(location, owner, source, rev, body)
+}
+
+// List returns the entities q selects, ordered by location.
+func (s *Store) List(ctx context.Context, q store.Query) ([]*occi.Entity, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	if err := rowcodec.CheckQuery(q); err != nil {
+		return nil, err
+	}
+	if s.isClosed() {
+		return nil, errClosed
+	}
+	query, args := rowcodec.Select(dialect, q, false)
+	rows, err := s.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, classify(err, "list")
+	}
+	defer rows.Close()
+	var out []*occi.Entity
+	for rows.Next() {
+		var loc, owner, source string
+		var rev int64
+		var body []byte
+		if err := rows.Scan(&loc, &owner, &source, &rev, &body); err != nil {
+			return nil, classify(err, "list")
+		}
+		e, err := rowcodec.DecodeEntity(loc, owner, source, rev, body)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify(err, "list")
+	}
+	return out, nil
+}
+
+// Count returns how many entities q selects, ignoring After, Offset and Limit.
+func (s *Store) Count(ctx context.Context, q store.Query) (int, error) {
+	if err := ctxErr(ctx); err != nil {
+		return 0, err
+	}
+	if err := rowcodec.CheckQuery(q); err != nil {
+		return 0, err
+	}
+	if s.isClosed() {
+		return 0, errClosed
+	}
+	query, args := rowcodec.Select(dialect, q, true)
+	var n int
+	if err := s.r.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
+		return 0, classify(err, "count")
+	}
+	return n, nil
+}
+
+// GetMixin returns the stored mixin id.
+func (s *Store) GetMixin(ctx context.Context, id occi.CategoryID) (*occi.Mixin, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	if s.isClosed() {
+		return nil, errClosed
+	}
+	var owner string
+	var body []byte
+	err := s.r.QueryRowContext(ctx, "SELECT owner, body FROM mixins WHERE id = ?", id.String()).Scan(&owner, &body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, occi.Errorf(occi.NotFound, "no mixin %s", id)
+	}
+	if err != nil {
+		return nil, classify(err, "get mixin "+id.String())
+	}
+	return rowcodec.DecodeMixin(owner, body)
+}
+
+// ListMixins returns every stored mixin, ordered by type identifier.
+func (s *Store) ListMixins(ctx context.Context) ([]*occi.Mixin, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	if s.isClosed() {
+		return nil, errClosed
+	}
+	rows, err := s.r.QueryContext(ctx, "SELECT owner, body FROM mixins ORDER BY id")
+	if err != nil {
+		return nil, classify(err, "list mixins")
+	}
+	defer rows.Close()
+	var out []*occi.Mixin
+	for rows.Next() {
+		var owner string
+		var body []byte
+		if err := rows.Scan(&owner, &body); err != nil {
+			return nil, classify(err, "list mixins")
+		}
+		m, err := rowcodec.DecodeMixin(owner, body)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify(err, "list mixins")
+	}
+	return out, nil
+}
+
+// writeReq is one Write call waiting for the writer goroutine.
+type writeReq struct {
+	ctx  context.Context
+	muts []store.Mutation
+	rows []*rowcodec.EntityRow // encoded Put entities, by mutation index
+	mix  [][]byte              // encoded PutMixin bodies, by mutation index
+	revs []int64               // new revision of each Put, by mutation index
+	err  error
+	done chan struct{}
+}
+
+// Write applies muts atomically. It returns once the transaction that holds
+// them has committed durably, or with the error that stopped them.
+func (s *Store) Write(ctx context.Context, muts ...store.Mutation) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	req := &writeReq{ctx: ctx, muts: muts, rows: make([]*rowcodec.EntityRow, len(muts)),
+		mix: make([][]byte, len(muts)), revs: make([]int64, len(muts)), done: make(chan struct{})}
+	for i, m := range muts {
+		if err := rowcodec.CheckMutation(i, m); err != nil {
+			return err
+		}
+		switch {
+		case m.Put != nil:
+			row, err := rowcodec.EncodeEntity(m.Put)
+			if err != nil {
+				return err
+			}
+			req.rows[i] = row
+		case m.PutMixin != nil:
+			_, body, err := rowcodec.EncodeMixin(m.PutMixin)
+			if err != nil {
+				return err
+			}
+			req.mix[i] = body
+		}
+	}
+	if len(muts) == 0 {
+		return nil
+	}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return errClosed
+	}
+	s.reqs <- req
+	s.mu.RUnlock()
+	<-req.done
+	if req.err != nil {
+		return req.err
+	}
+	for i, m := range muts {
+		if m.Put != nil {
+			m.Put.Revision = req.revs[i]
+		}
+	}
+	return nil
+}
+
+// writer applies queued writes, several per transaction, until Close.
+func (s *Store) writer() {
+	defer close(s.done)
+	conn, connErr := s.w.Conn(context.Background())
+	if connErr == nil {
+		defer conn.Close()
+	}
+	for req := range s.reqs {
+		group := []*writeReq{req}
+	more:
+		for len(group) < maxGroup {
+			select {
+			case r, ok := <-s.reqs:
+				if !ok {
+					break more
+				}
+				group = append(group, r)
+			default:
+				break more
+			}
+		}
+		if connErr != nil {
+			for _, r := range group {
+				r.err = classify(connErr, "connect")
+				close(r.done)
+			}
+			continue
+		}
+		s.commitGroup(conn, group)
+		for _, r := range group {
+			close(r.done)
+		}
+	}
+}
+
+func (s *Store) commitGroup(conn *sql.Conn, group []*writeReq) {
+	ctx := context.Background()
+	fail := func(err error) {
+		for _, r := range group {
+			if r.err == nil {
+				r.err = err
+			}
+		}
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		fail(classify(err, "begin transaction"))
+		return
+	}
+	for _, r := range group {
+		if err := ctxErr(r.ctx); err != nil {
+			r.err = err
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+			tx.Rollback()
+			fail(classify(err, "savepoint"))
+			return
+		}
+		r.err = apply(ctx, tx, r)
+		if r.err != nil {
+			if _, err := tx.ExecContext(ctx, "ROLLBACK TO w"); err != nil {
+				tx.Rollback()
+				fail(classify(err, "rollback to savepoint"))
+				return
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "RELEASE w"); err != nil {
+			tx.Rollback()
+			fail(classify(err, "release savepoint"))
+			return
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		fail(classify(err, "commit"))
+	}
+}
+
+func revision(ctx context.Context, tx *sql.Tx, query, key string) (rev int64, exists bool, err error) {
+	err = tx.QueryRowContext(ctx, query, key).Scan(&rev)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, classify(err, "read revision of "+key)
+	}
+	return rev, true, nil
+}
+
+// check applies the Expect rules of store.Mutation to a record that has
+// revision cur (exists false: no record). For deletes, Expect <= 0 means
+// no revision check.
+func check(what string, expect, cur int64, exists, del bool) error {
+	switch {
+	case !exists && (del || expect > 0):
+		return occi.Errorf(occi.NotFound, "%s does not exist", what)
+	case exists && !del && expect == store.MustNotExist:
+		return occi.Errorf(occi.AlreadyExists, "%s already exists", what)
+	case exists && expect > 0 && cur != expect:
+		return occi.Errorf(occi.Conflict, "%s has revision %d, not %d: it was changed concurrently", what, cur, expect)
+	}
+	return nil
+}
+
+func apply(ctx context.Context, tx *sql.Tx, r *writeReq) error {
+	for i, m := range r.muts {
+		switch {
+		case m.Put != nil:
+			row := r.rows[i]
+			cur, exists, err := revision(ctx, tx, "SELECT revision FROM entities WHERE location = ?", row.Location)
+			if err != nil {
+				return err
+			}
+			if err := check("entity "+row.Location, m.Expect, cur, exists, false); err != nil {
+				return err
+			}
+			if exists {
+				_, err = tx.ExecContext(ctx, "UPDATE entities SET kind = ?, owner = ?, source = ?, revision = ?, body = ? WHERE location = ?",
+					row.Kind, row.Owner, row.Source, cur+1, row.Body, row.Location)
+				if err == nil {
+					_, err = tx.ExecContext(ctx, "DELETE FROM entity_mixins WHERE location = ?", row.Location)
+				}
+			} else {
+				_, err = tx.ExecContext(ctx, "INSERT INTO entities (location, kind, owner, source, revision, body) VALUES (?, ?, ?, ?, 1, ?)",
+					row.Location, row.Kind, row.Owner, row.Source, row.Body)
+			}
+			if err != nil {
+				return classify(err, "write entity "+row.Location)
+			}
+			for _, mx := range row.Mixins {
+				if _, err := tx.ExecContext(ctx, "INSERT INTO entity_mixins (mixin, location) VALUES (?, ?)", mx, row.Location); err != nil {
+					return classify(err, "write mixins of "+row.Location)
+				}
+			}
+			r.revs[i] = cur + 1
+		case m.Delete != "":
+			cur, exists, err := revision(ctx, tx, "SELECT revision FROM entities WHERE location = ?", m.Delete)
+			if err != nil {
+				return err
+			}
+			if err := check("entity "+m.Delete, m.Expect, cur, exists, true); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, "DELETE FROM entities WHERE location = ?", m.Delete); err != nil {
+				return classify(err, "delete "+m.Delete)
+			}
+			if _, err := tx.ExecContext(ctx, "DELETE FROM entity_mixins WHERE location = ?", m.Delete); err != nil {
+				return classify(err, "delete mixins of "+m.Delete)
+			}
+		case m.PutMixin != nil:
+			id := m.PutMixin.ID.String()
+			cur, exists, err := revision(ctx, tx, "SELECT revision FROM mixins WHERE id = ?", id)
+			if err != nil {
+				return err
+			}
+			if err := check("mixin "+id, m.Expect, cur, exists, false); err != nil {
+				return err
+			}
+			_, err = tx.ExecContext(ctx, `INSERT INTO mixins (id, owner, revision, body) VALUES (?, ?, ?, ?)
+				ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, revision = excluded.revision, body = excluded.body`,
+				id, m.PutMixin.Owner, cur+1, r.mix[i])
+			if err != nil {
+				return classify(err, "write mixin "+id)
+			}
+		case !m.DeleteMixin.IsZero():
+			id := m.DeleteMixin.String()
+			cur, exists, err := revision(ctx, tx, "SELECT revision FROM mixins WHERE id = ?", id)
+			if err != nil {
+				return err
+			}
+			if err := check("mixin "+id, m.Expect, cur, exists, true); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, "DELETE FROM mixins WHERE id = ?", id); err != nil {
+				return classify(err, "delete mixin "+id)
+			}
+		}
+	}
+	return nil
+}
+
+// migrations are applied in order; migrations[i] brings the schema to
+// version i+1. Never edit one that has shipped: append a new one.
+var migrations = []string{
+	`CREATE TABLE entities (
+		location TEXT NOT NULL PRIMARY KEY,
+		kind     TEXT NOT NULL,
+		owner    TEXT NOT NULL,
+		source   TEXT NOT NULL,
+		revision INTEGER NOT NULL,
+		body     BLOB NOT NULL
+	) WITHOUT ROWID;
+	CREATE INDEX entities_kind ON entities (kind, location);
+	CREATE INDEX entities_owner ON entities (owner, location);
+	CREATE INDEX entities_source ON entities (source, location);
+	CREATE TABLE entity_mixins (
+		mixin    TEXT NOT NULL,
+		location TEXT NOT NULL,
+		PRIMARY KEY (mixin, location)
+	) WITHOUT ROWID;
+	CREATE INDEX entity_mixins_location ON entity_mixins (location);
+	CREATE TABLE mixins (
+		id       TEXT NOT NULL PRIMARY KEY,
+		owner    TEXT NOT NULL,
+		revision INTEGER NOT NULL,
+		body     BLOB NOT NULL
+	) WITHOUT ROWID;
+	CREATE INDEX mixins_owner ON mixins (owner, id);`,
+}
+
+// SchemaVersion is the schema version this code writes.
+var SchemaVersion = len(migrations)
+
+func migrate(db *sql.DB) error {
+	ctx := context.Background()
+	tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: one migrating process at a time
+	if err != nil {
+		return classify(err, "begin migration")
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL PRIMARY KEY, applied TEXT NOT NULL)"); err != nil {
+		return classify(err, "create schema_version")
+	}
+	var cur int
+	if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(version), 0) FROM schema_version").Scan(&cur); err != nil {
+		return classify(err, "read schema version")
+	}
+	if cur > len(migrations) {
+		return occi.Errorf(occi.FailedPrecondition, "sqlitestore: the database has schema version %d, newer than this occid knows (%d)", cur, len(migrations))
+	}
+	for v := cur + 1; v <= len(migrations); v++ {
+		if _, err := tx.ExecContext(ctx, migrations[v-1]); err != nil {
+			return classify(err, fmt.Sprintf("apply migration %d", v))
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO schema_version (version, applied) VALUES (?, datetime('now'))", v); err != nil {
+			return classify(err, "record schema version")
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return classify(err, "commit migration")
+	}
+	return nil
+}
