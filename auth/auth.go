@@ -219,8 +219,9 @@ type Config struct {
 	OIDCClockSkew time.Duration
 
 	// ClientCAFile is a PEM file of the CAs whose client certificates are
-	// accepted; it enables the client-certificate authenticator (the TLS
-	// listener must use TLSConfig with the same file).
+	// accepted; it enables the client-certificate authenticator. New only
+	// checks that it holds certificates: the TLS listener must use
+	// TLSConfig with the same file, which does the verifying.
 	ClientCAFile string
 	// ClientDNMapFile optionally maps certificate subject DNs to users (see
 	// ParseDNMap); without it the user is the subject DN itself.
@@ -270,9 +271,12 @@ func New(ctx context.Context, cfg Config) (*Chain, error) {
 	if realm == "" {
 		realm = DefaultRealm
 	}
-	fopts := fileOptions{interval: cfg.FileCheckInterval, logger: logger}
+	fopts := FileOptions{CheckInterval: cfg.FileCheckInterval, Logger: logger}
 	var auths []Authenticator
 	if cfg.ClientCAFile != "" {
+		if _, err := LoadCertPool(cfg.ClientCAFile); err != nil {
+			return nil, err
+		}
 		a, err := NewCertAuthenticator(cfg.ClientDNMapFile, fopts)
 		if err != nil {
 			return nil, err

@@ -8,11 +8,16 @@ import (
 	"time"
 )
 
-// fileOptions says how file-based authenticators notice changes.
-type fileOptions struct {
-	// interval: zero means one second, negative means only on Reload.
-	interval time.Duration
-	logger   *slog.Logger
+// FileOptions says how a file-based authenticator (tokens, htpasswd,
+// client DN map) notices that its file changed.
+type FileOptions struct {
+	// CheckInterval is how often, at most, the file's modification time
+	// and size are checked (on a request); zero means one second and a
+	// negative value means only Reload re-reads the file.
+	CheckInterval time.Duration
+	// Logger receives reload messages (never the file's contents);
+	// default discards.
+	Logger *slog.Logger
 }
 
 // watchedFile holds the parsed contents of a file and re-reads it when its
@@ -33,8 +38,8 @@ type watchedFile[T any] struct {
 	checked time.Time
 }
 
-func newWatchedFile[T any](path, what string, parse func([]byte) (T, error), o fileOptions) (*watchedFile[T], error) {
-	w := &watchedFile[T]{path: path, what: what, parse: parse, interval: o.interval, logger: o.logger}
+func newWatchedFile[T any](path, what string, parse func([]byte) (T, error), o FileOptions) (*watchedFile[T], error) {
+	w := &watchedFile[T]{path: path, what: what, parse: parse, interval: o.CheckInterval, logger: o.Logger}
 	if w.interval == 0 {
 		w.interval = time.Second
 	}

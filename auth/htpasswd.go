@@ -18,6 +18,10 @@ import (
 // Htpasswd is a parsed htpasswd file.
 type Htpasswd struct {
 	users map[string]htpasswdEntry
+	// dummy is compared against when the user is unknown, so an unknown
+	// user takes about as long as a wrong password: a hash of the file's
+	// highest cost, made on first use.
+	dummy func() []byte
 }
 
 type htpasswdEntry struct {
@@ -28,19 +32,12 @@ type htpasswdEntry struct {
 // Len returns the number of users.
 func (h *Htpasswd) Len() int { return len(h.users) }
 
-// dummyHash is compared against when the user is unknown, so an unknown
-// user takes about as long as a wrong password.
-var dummyHash = sync.OnceValue(func() []byte {
-	h, _ := bcrypt.GenerateFromPassword([]byte("occid-dummy-password"), bcrypt.DefaultCost)
-	return h
-})
-
 // Check reports the identity of user if password matches its bcrypt hash.
 func (h *Htpasswd) Check(user, password string) (occi.Identity, bool) {
 	e, ok := h.users[user]
 	hash := e.hash
 	if !ok {
-		hash = dummyHash()
+		hash = h.dummy()
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !ok {
 		return occi.Identity{}, false
@@ -56,6 +53,7 @@ func (h *Htpasswd) Check(user, password string) (occi.Identity, bool) {
 // the hash.
 func ParseHtpasswd(data []byte) (*Htpasswd, error) {
 	h := &Htpasswd{users: map[string]htpasswdEntry{}}
+	maxCost := bcrypt.MinCost
 	err := eachLine(data, func(n int, line string) error {
 		f := strings.Split(line, ":")
 		if len(f) < 2 || len(f) > 3 {
@@ -71,9 +69,11 @@ func ParseHtpasswd(data []byte) (*Htpasswd, error) {
 		if _, dup := h.users[user]; dup {
 			return fmt.Errorf("line %d: user %q appears again", n, user)
 		}
-		if err := checkBcrypt(hash); err != nil {
+		cost, err := checkBcrypt(hash)
+		if err != nil {
 			return fmt.Errorf("line %d: user %q: %w", n, user, err)
 		}
+		maxCost = max(maxCost, cost)
 		e := htpasswdEntry{hash: []byte(hash)}
 		if len(f) == 3 {
 			groups, err := parseGroups(f[2])
@@ -88,25 +88,31 @@ func ParseHtpasswd(data []byte) (*Htpasswd, error) {
 	if err != nil {
 		return nil, err
 	}
+	h.dummy = sync.OnceValue(func() []byte {
+		d, _ := bcrypt.GenerateFromPassword([]byte("occid-unknown-user"), maxCost)
+		return d
+	})
 	return h, nil
 }
 
-// checkBcrypt accepts only a well-formed bcrypt hash of a known variant.
-func checkBcrypt(hash string) error {
+// checkBcrypt accepts only a well-formed bcrypt hash of a known variant
+// and returns its cost.
+func checkBcrypt(hash string) (int, error) {
 	switch {
 	case strings.HasPrefix(hash, "$2y$"), strings.HasPrefix(hash, "$2a$"), strings.HasPrefix(hash, "$2b$"):
-		if _, err := bcrypt.Cost([]byte(hash)); err != nil || len(hash) != 60 {
-			return fmt.Errorf("malformed bcrypt hash")
+		cost, err := bcrypt.Cost([]byte(hash))
+		if err != nil || len(hash) != 60 {
+			return 0, fmt.Errorf("malformed bcrypt hash")
 		}
-		return nil
+		return cost, nil
 	case strings.HasPrefix(hash, "$apr1$"), strings.HasPrefix(hash, "$1$"):
-		return fmt.Errorf("unsupported hash type MD5; only bcrypt is accepted (create the entry with htpasswd -B)")
+		return 0, fmt.Errorf("unsupported hash type MD5; only bcrypt is accepted (create the entry with htpasswd -B)")
 	case strings.HasPrefix(hash, "{SHA}"):
-		return fmt.Errorf("unsupported hash type SHA-1; only bcrypt is accepted (create the entry with htpasswd -B)")
+		return 0, fmt.Errorf("unsupported hash type SHA-1; only bcrypt is accepted (create the entry with htpasswd -B)")
 	case strings.HasPrefix(hash, "$5$"), strings.HasPrefix(hash, "$6$"):
-		return fmt.Errorf("unsupported hash type SHA-crypt; only bcrypt is accepted (create the entry with htpasswd -B)")
+		return 0, fmt.Errorf("unsupported hash type SHA-crypt; only bcrypt is accepted (create the entry with htpasswd -B)")
 	default:
-		return fmt.Errorf("unsupported hash type (crypt or plain text?); only bcrypt is accepted (create the entry with htpasswd -B)")
+		return 0, fmt.Errorf("unsupported hash type (crypt or plain text?); only bcrypt is accepted (create the entry with htpasswd -B)")
 	}
 }
 
@@ -133,7 +139,7 @@ const basicCacheTTL = time.Minute
 const basicCacheMax = 4096
 
 // NewBasicAuthenticator reads the htpasswd file at path (see ParseHtpasswd).
-func NewBasicAuthenticator(path, realm string, o fileOptions) (*BasicAuthenticator, error) {
+func NewBasicAuthenticator(path, realm string, o FileOptions) (*BasicAuthenticator, error) {
 	f, err := newWatchedFile(path, "htpasswd file", ParseHtpasswd, o)
 	if err != nil {
 		return nil, err

@@ -82,7 +82,7 @@ func TestParseHtpasswd(t *testing.T) {
 
 func TestBasicAuthenticator(t *testing.T) {
 	path := writeFile(t, "htpasswd", "alice:"+bcryptHash(t, "alice-pw", "$2y$")+":staff\nbob:"+bcryptHash(t, "bob-pw", "$2y$")+"\n")
-	a, err := NewBasicAuthenticator(path, "occid", fileOptions{interval: -1})
+	a, err := NewBasicAuthenticator(path, "occid", FileOptions{CheckInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestBasicAuthenticator(t *testing.T) {
 
 func TestNewBasicAuthenticatorRefusesOtherHashes(t *testing.T) {
 	path := writeFile(t, "htpasswd", "carol:$apr1$x$y\n")
-	_, err := NewBasicAuthenticator(path, "occid", fileOptions{})
+	_, err := NewBasicAuthenticator(path, "occid", FileOptions{})
 	if err == nil || !strings.Contains(err.Error(), `user "carol": unsupported hash type MD5`) {
 		t.Errorf("got error %v, want one saying MD5 is unsupported for carol", err)
 	}

@@ -62,8 +62,9 @@ type KeystoneOptions struct {
 // KeystoneAuthenticator validates the X-Auth-Token header with Keystone
 // (GET /v3/auth/tokens with X-Subject-Token). The identity's User is the
 // Keystone user ID and Groups is the token's project ID (none for an
-// unscoped token). Successful validations are cached briefly; Keystone
-// being unreachable or failing is occi.Unavailable.
+// unscoped token). Successful validations are cached briefly (never past
+// the token's expiry) and refusals for a few seconds; Keystone being
+// unreachable or failing is occi.Unavailable and is not cached.
 type KeystoneAuthenticator struct {
 	endpoint     string // ends in "/v3/"
 	challenge    string
@@ -80,6 +81,7 @@ type KeystoneAuthenticator struct {
 
 type keystoneCacheEntry struct {
 	id      occi.Identity
+	err     error // a refusal (Unauthenticated), or nil
 	expires time.Time
 }
 
@@ -145,31 +147,51 @@ func (a *KeystoneAuthenticator) Authenticate(r *http.Request) (occi.Identity, er
 			ok = false
 		}
 		a.mu.Unlock()
+		if ok && e.err != nil {
+			return occi.Identity{}, e.err
+		}
 		if ok {
 			return cloneIdentity(e.id), nil
 		}
 	}
 	id, expires, err := a.validate(r.Context(), tok)
+	if a.ttl > 0 {
+		switch {
+		case err == nil:
+			until := now.Add(a.ttl)
+			if !expires.IsZero() && expires.Before(until) {
+				until = expires
+			}
+			a.store(key, keystoneCacheEntry{id: cloneIdentity(id), expires: until}, now)
+		case occi.ErrorCode(err) == occi.Unauthenticated:
+			// Keystone said no: tokens never become valid later, so
+			// repeating the question soon is pointless.
+			a.store(key, keystoneCacheEntry{err: err, expires: now.Add(min(a.ttl, keystoneNegativeTTL))}, now)
+		}
+	}
 	if err != nil {
 		return occi.Identity{}, err
 	}
-	if a.ttl > 0 {
-		until := now.Add(a.ttl)
-		if !expires.IsZero() && expires.Before(until) {
-			until = expires
-		}
-		a.mu.Lock()
-		if len(a.cache) >= a.size {
-			for k, e := range a.cache {
-				if !now.Before(e.expires) || len(a.cache) >= a.size {
-					delete(a.cache, k)
-				}
+	return id, nil
+}
+
+// keystoneNegativeTTL bounds how long a token Keystone refused is refused
+// without asking again.
+const keystoneNegativeTTL = 10 * time.Second
+
+// store caches e under key, first dropping expired entries (and then
+// arbitrary ones) if the cache is full.
+func (a *KeystoneAuthenticator) store(key [sha256.Size]byte, e keystoneCacheEntry, now time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.cache) >= a.size {
+		for k, old := range a.cache {
+			if !now.Before(old.expires) || len(a.cache) >= a.size {
+				delete(a.cache, k)
 			}
 		}
-		a.cache[key] = keystoneCacheEntry{id: cloneIdentity(id), expires: until}
-		a.mu.Unlock()
 	}
-	return id, nil
+	a.cache[key] = e
 }
 
 // validate asks Keystone about tok.

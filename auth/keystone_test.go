@@ -106,6 +106,7 @@ func TestKeystoneAuthenticator(t *testing.T) {
 				{"unscoped", []string{"X-Auth-Token", "ks-unscoped"}, outcome{Identity: occi.Identity{User: "u2"}}, 1},
 				{"expired (404)", []string{"X-Auth-Token", "ks-expired"}, unauth("token is invalid or expired"), 1},
 				{"forged", []string{"X-Auth-Token", "gAAAAAforged"}, unauth("token is invalid or expired"), 1},
+				{"forged again, refusal cached", []string{"X-Auth-Token", "gAAAAAforged"}, unauth("token is invalid or expired"), 0},
 				{"missing", nil, noCreds, 0},
 				{"bearer is not mine", []string{"Authorization", "Bearer ks-good"}, noCreds, 0},
 			}

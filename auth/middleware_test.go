@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -288,6 +289,7 @@ func TestNewErrors(t *testing.T) {
 		{"missing tokens file", Config{TokensFile: "/nonexistent/tokens"}, "auth: tokens file: stat /nonexistent/tokens"},
 		{"DN map without CA", Config{ClientDNMapFile: "/x"}, "auth: a client DN map file needs a client CA file (--client-ca)"},
 		{"audience without issuer", Config{OIDCAudience: "occid"}, "auth: an OIDC audience needs an OIDC issuer (--oidc-issuer)"},
+		{"client CA file without certificates", Config{ClientCAFile: "/dev/null"}, "auth: client CA file /dev/null holds no PEM certificate"},
 		{"bad Keystone URL", Config{KeystoneURL: "keystone"}, `auth: Keystone URL "keystone" is not an http(s) URL`},
 	}
 	for _, tt := range tests {
@@ -297,5 +299,48 @@ func TestNewErrors(t *testing.T) {
 				t.Errorf("got error %v, want one starting %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// Concurrent requests of every kind get the right answers (run with -race).
+func TestMiddlewareConcurrent(t *testing.T) {
+	c, iss, _ := fullChain(t, io.Discard)
+	h := Middleware(c, echo, MiddlewareOptions{})
+	jwt := iss.token(t)
+	cases := []struct {
+		headers []string
+		status  int
+	}{
+		{[]string{"X-Auth-Token", "static-token-secret"}, 200},
+		{[]string{"Authorization", basicHeader("alice", "alice-password-secret")}, 200},
+		{[]string{"Authorization", basicHeader("alice", "nope")}, 401},
+		{[]string{"Authorization", "Bearer " + jwt}, 200},
+		{[]string{"X-Auth-Token", "ks-token-secret"}, 200},
+		{nil, 401},
+	}
+	errs := make(chan string, 8*len(cases)*5)
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 5*len(cases); i++ {
+				tc := cases[(g+i)%len(cases)]
+				r := httptest.NewRequest(http.MethodGet, "/compute/", nil)
+				for j := 0; j+1 < len(tc.headers); j += 2 {
+					r.Header.Set(tc.headers[j], tc.headers[j+1])
+				}
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				if w.Code != tc.status {
+					errs <- fmt.Sprintf("%v: got status %d, want %d", tc.headers[:min(1, len(tc.headers))], w.Code, tc.status)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }

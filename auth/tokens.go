@@ -135,7 +135,7 @@ type TokenAuthenticator struct {
 }
 
 // NewTokenAuthenticator reads the tokens file at path (see ParseTokens).
-func NewTokenAuthenticator(path, realm string, o fileOptions) (*TokenAuthenticator, error) {
+func NewTokenAuthenticator(path, realm string, o FileOptions) (*TokenAuthenticator, error) {
 	f, err := newWatchedFile(path, "tokens file", ParseTokens, o)
 	if err != nil {
 		return nil, err
@@ -143,14 +143,18 @@ func NewTokenAuthenticator(path, realm string, o fileOptions) (*TokenAuthenticat
 	return &TokenAuthenticator{file: f, challenge: fmt.Sprintf("Bearer realm=%q", realm)}, nil
 }
 
-// Authenticate implements Authenticator.
+// Authenticate implements Authenticator. If the request carries both an
+// "Authorization: Bearer" token and an X-Auth-Token, either may match.
 func (a *TokenAuthenticator) Authenticate(r *http.Request) (occi.Identity, error) {
-	tok, ok := requestToken(r)
-	if !ok {
+	toks := requestTokens(r)
+	if len(toks) == 0 {
 		return occi.Identity{}, ErrNoCredentials
 	}
-	if id, ok := a.file.get().Lookup(tok); ok {
-		return id, nil
+	file := a.file.get()
+	for _, tok := range toks {
+		if id, ok := file.Lookup(tok); ok {
+			return id, nil
+		}
 	}
 	return occi.Identity{}, Declined("invalid token")
 }
@@ -161,15 +165,17 @@ func (a *TokenAuthenticator) Challenge() string { return a.challenge }
 // Reload implements Reloader.
 func (a *TokenAuthenticator) Reload() error { return a.file.Reload() }
 
-// requestToken returns the bearer token of r, or else its X-Auth-Token.
-func requestToken(r *http.Request) (string, bool) {
+// requestTokens returns the bearer token of r and its X-Auth-Token, those
+// that are present.
+func requestTokens(r *http.Request) []string {
+	var out []string
 	if tok, ok := bearerToken(r); ok {
-		return tok, true
+		out = append(out, tok)
 	}
 	if tok := strings.TrimSpace(r.Header.Get("X-Auth-Token")); tok != "" {
-		return tok, true
+		out = append(out, tok)
 	}
-	return "", false
+	return out
 }
 
 // bearerToken returns the token of an "Authorization: Bearer" header.

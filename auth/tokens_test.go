@@ -70,7 +70,7 @@ func TestParseTokens(t *testing.T) {
 
 func TestTokenAuthenticator(t *testing.T) {
 	path := writeFile(t, "tokens", "good-token-alice alice staff\ngood-token-bob bob\n")
-	a, err := NewTokenAuthenticator(path, "occid", fileOptions{interval: -1})
+	a, err := NewTokenAuthenticator(path, "occid", FileOptions{CheckInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,6 +84,7 @@ func TestTokenAuthenticator(t *testing.T) {
 		{"good X-Auth-Token", []string{"X-Auth-Token", "good-token-bob"}, outcome{Identity: occi.Identity{User: "bob"}}},
 		{"forged token", []string{"X-Auth-Token", "good-token-mallory"}, declinedWith("invalid token")},
 		{"prefix of a good token", []string{"Authorization", "Bearer good-token"}, declinedWith("invalid token")},
+		{"unknown bearer, good X-Auth-Token", []string{"Authorization", "Bearer eyJ.x.y", "X-Auth-Token", "good-token-bob"}, outcome{Identity: occi.Identity{User: "bob"}}},
 		{"missing", nil, noCreds},
 		{"basic is not mine", []string{"Authorization", "Basic YWxpY2U6eA=="}, noCreds},
 		{"empty bearer", []string{"Authorization", "Bearer "}, noCreds},
@@ -109,7 +110,7 @@ func TestTokenAuthenticatorReload(t *testing.T) {
 			if explicit {
 				interval = -1
 			}
-			a, err := NewTokenAuthenticator(path, "occid", fileOptions{interval: interval})
+			a, err := NewTokenAuthenticator(path, "occid", FileOptions{CheckInterval: interval})
 			if err != nil {
 				t.Fatal(err)
 			}

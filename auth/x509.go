@@ -124,7 +124,7 @@ type CertAuthenticator struct {
 
 // NewCertAuthenticator returns a client-certificate authenticator; mapFile
 // is optional (see ParseDNMap).
-func NewCertAuthenticator(mapFile string, o fileOptions) (*CertAuthenticator, error) {
+func NewCertAuthenticator(mapFile string, o FileOptions) (*CertAuthenticator, error) {
 	a := &CertAuthenticator{}
 	if mapFile != "" {
 		f, err := newWatchedFile(mapFile, "client DN map file", ParseDNMap, o)

@@ -130,11 +130,11 @@ func TestCertAuthenticatorOverTLS(t *testing.T) {
 			if mapped {
 				m = mapFile
 			}
-			certAuth, err := NewCertAuthenticator(m, fileOptions{})
+			certAuth, err := NewCertAuthenticator(m, FileOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			tokAuth, err := NewTokenAuthenticator(writeFile(t, "tokens", "tok-carol carol\n"), "occid", fileOptions{})
+			tokAuth, err := NewTokenAuthenticator(writeFile(t, "tokens", "tok-carol carol\n"), "occid", FileOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -211,7 +211,7 @@ func TestCertAuthenticatorOverTLS(t *testing.T) {
 func TestCertAuthenticatorUnverified(t *testing.T) {
 	now := time.Now()
 	c := newCert(t, pkix.Name{CommonName: "self"}, nil, false, now.Add(-time.Hour), now.Add(time.Hour))
-	a, err := NewCertAuthenticator("", fileOptions{})
+	a, err := NewCertAuthenticator("", FileOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -208,11 +208,27 @@ func (e *Engine) save(ctx context.Context, ent *occi.Entity, params occi.Attribu
 		term = e.templateTerm("saved-" + uuid.NewString()[:8])
 		title = fmt.Sprintf("Saved from %s on %s", ent.Location, time.Now().UTC().Format(time.RFC3339))
 	}
+	if method == infra.SaveDeferred {
+		// Tell the chain up front; the driver's progress reports refine it.
+		if sm, ok := infra.MachineFor(ent.Kind); ok {
+			ent.Attributes[sm.MessageAttr] = fmt.Sprintf("deferred save to OS template %s: stopping, copying, starting again", term)
+			if err := e.store.Write(ctx, store.Mutation{Put: ent, Expect: ent.Revision}); err != nil {
+				return nil, err
+			}
+		}
+	}
 	progress, done := e.progressSink(ctx, ent.Location)
 	tpl, err := e.drv.Save(ctx, backend.SaveRequest{Entity: ent.Clone(), Method: method, Name: term, Title: title}, progress)
 	done()
 	if err != nil {
-		return nil, e.driverErr(err, fmt.Sprintf("saving %s", ent.Location))
+		werr := e.driverErr(err, fmt.Sprintf("saving %s", ent.Location))
+		// A failed save leaves the compute as it was: clear our message.
+		if cur, gerr := e.store.Get(context.WithoutCancel(ctx), ent.Location); gerr == nil && method == infra.SaveDeferred {
+			if obs, oerr := e.drv.Observe(context.WithoutCancel(ctx), cur.Clone()); oerr == nil && e.applyObservation(cur, obs) {
+				_ = e.store.Write(context.WithoutCancel(ctx), store.Mutation{Put: cur, Expect: cur.Revision})
+			}
+		}
+		return nil, werr
 	}
 	if tpl.Name == "" || !occi.ValidTerm(tpl.Name) {
 		tpl.Name = term
@@ -233,6 +249,16 @@ func (e *Engine) save(ctx context.Context, ent *occi.Entity, params occi.Attribu
 	cur, err := e.store.Get(ctx, ent.Location)
 	if err != nil {
 		return nil, err
+	}
+	// Save reports no observation of the compute: ask for one, so that a
+	// deferred save's last step (the restart) is recorded.
+	if obs, err := e.drv.Observe(ctx, cur.Clone()); err == nil {
+		if e.applyObservation(cur, obs) {
+			if err := e.store.Write(ctx, store.Mutation{Put: cur, Expect: cur.Revision}); err != nil {
+				e.log.Debug("engine: storing the observation after save failed", "location", cur.Location, "err", err)
+			}
+		}
+		e.markObserved(cur.Location)
 	}
 	muts := []store.Mutation{{PutMixin: m, Expect: store.AnyRevision}}
 	if err := e.store.Write(ctx, muts...); err != nil {

@@ -70,8 +70,9 @@ type Engine struct {
 	observed map[string]time.Time
 
 	tplMu     sync.Mutex
-	templates map[occi.CategoryID]backend.Template // by mixin id
-	provided  map[occi.CategoryID]bool             // template mixins that come from the driver only
+	templates map[occi.CategoryID]backend.Template // by mixin id; nil when stale
+	tplSynced time.Time
+	provided  map[occi.CategoryID]bool // template mixins that come from the driver only
 
 	queueMu sync.Mutex
 	queue   []backend.Event
@@ -320,15 +321,12 @@ func (e *Engine) lockAll(ctx context.Context, locations []string) (func(), error
 
 func user(ctx context.Context) string { return occi.IdentityFrom(ctx).User }
 
-// driverErr wraps a driver error once, with the driver's code.
+// driverErr wraps a driver error once, with the code the driver gives it.
+// The message says what failed and, unless the failure is Internal, the
+// driver's explanation.
 func (e *Engine) driverErr(err error, what string) error {
 	if err == nil {
 		return nil
-	}
-	var oe *occi.Error
-	if errors.As(err, &oe) {
-		// Already carries a code (e.g. a context error we wrapped); keep it.
-		return err
 	}
 	code := e.drv.ErrorCode(err)
 	if code == occi.OK {
@@ -337,7 +335,12 @@ func (e *Engine) driverErr(err error, what string) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		code = occi.Unavailable
 	}
-	msg := what + ": " + err.Error()
+	var oe *occi.Error
+	detail := err.Error()
+	if errors.As(err, &oe) {
+		detail = occi.ErrorMessage(err)
+	}
+	msg := what + ": " + detail
 	if code == occi.Internal {
 		msg = what + " failed in the backend"
 	}

@@ -200,8 +200,14 @@ func (e *Engine) resolveAttributes(kind occi.CategoryID, mixins []occi.CategoryI
 			attrs[sm.Attr] = sm.Initial
 		}
 	case modeReplace:
+		// Keep what the server owns: attributes defined as immutable, the
+		// user data, and values the backend reported that no category
+		// defines. Attributes of mixins no longer present go.
+		oldDefs, _ := e.model.Attributes(old.Kind, old.Mixins)
 		for k, v := range old.Attributes {
-			if d, ok := defs[k]; !ok || !d.Mutable || k == infra.AttrUserData {
+			d, ok := defs[k]
+			_, wasDefined := oldDefs[k]
+			if (ok && (!d.Mutable || k == infra.AttrUserData)) || (!ok && !wasDefined) {
 				attrs[k] = v
 			}
 		}

@@ -86,7 +86,7 @@ func (e *Engine) visibleLocations(ctx context.Context) []string {
 // a filter, the listed categories plus the actions of listed kinds and
 // mixins.
 func (e *Engine) Discover(ctx context.Context, filter []occi.CategoryID) (*occi.Discovery, error) {
-	if err := e.syncTemplates(ctx); err != nil {
+	if err := e.syncTemplatesCached(ctx); err != nil {
 		e.log.Warn("engine: discovery without fresh templates", "err", err)
 	}
 	d := &occi.Discovery{}

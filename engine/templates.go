@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/occid/occi"
 	"github.com/occid/occi/backend"
@@ -93,6 +94,21 @@ func typeOf(v any) occi.AttrType {
 	return occi.TypeString
 }
 
+// templateTTL is how long Discover trusts the last read of the driver's
+// templates; events from the driver and template checks refresh sooner.
+const templateTTL = time.Second
+
+// syncTemplatesCached is syncTemplates unless the last read is fresh.
+func (e *Engine) syncTemplatesCached(ctx context.Context) error {
+	e.tplMu.Lock()
+	fresh := e.templates != nil && time.Since(e.tplSynced) < templateTTL
+	e.tplMu.Unlock()
+	if fresh {
+		return nil
+	}
+	return e.syncTemplates(ctx)
+}
+
 // syncTemplates reads the driver's templates and makes the model's template
 // mixins match them. Saved templates recorded in the store stay (with state
 // error if the driver lost them).
@@ -154,6 +170,7 @@ func (e *Engine) syncTemplates(ctx context.Context) error {
 		_ = e.model.ReplaceMixin(c)
 	}
 	e.templates = seen
+	e.tplSynced = time.Now()
 	return nil
 }
 

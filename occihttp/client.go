@@ -339,14 +339,22 @@ func (c *Client) Put(ctx context.Context, location string, e *occi.Entity) (*occ
 	if err != nil {
 		return nil, false, err
 	}
-	out, err := c.entity(r)
+	out, err := c.entity(r, location)
 	return out, r.status == http.StatusCreated, err
 }
 
-func (c *Client) entity(r *response) (*occi.Entity, error) {
+// entity reads an entity answer to a request for location; renderings
+// that do not carry the entity's own location (text) get it from there.
+func (c *Client) entity(r *response, location string) (*occi.Entity, error) {
 	e, err := c.codec.DecodeEntity(r.reader(c.base))
 	if err != nil {
 		return nil, err
+	}
+	if e.Location == "" {
+		e.Location = location
+		if cl := r.header.Get("Content-Location"); cl != "" {
+			e.Location = c.path(cl)
+		}
 	}
 	revision(e, r.header)
 	return e, nil
@@ -358,7 +366,7 @@ func (c *Client) Get(ctx context.Context, location string) (*occi.Entity, error)
 	if err != nil {
 		return nil, err
 	}
-	return c.entity(r)
+	return c.entity(r, location)
 }
 
 // Update sends POST (partial update) to the entity's location.
@@ -369,7 +377,7 @@ func (c *Client) Update(ctx context.Context, location string, patch *occi.Entity
 	if err != nil {
 		return nil, err
 	}
-	return c.entity(r)
+	return c.entity(r, location)
 }
 
 // Delete sends DELETE to the entity's location.
@@ -503,7 +511,7 @@ func (c *Client) Invoke(ctx context.Context, location string, inv *occi.ActionIn
 		}
 		return &occi.ActionResult{Mixin: ms[0]}, nil
 	}
-	e, err := c.entity(r)
+	e, err := c.entity(r, location)
 	if err != nil {
 		return nil, err
 	}

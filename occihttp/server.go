@@ -331,6 +331,11 @@ func (x *exchange) serveOCCI() {
 		return
 	}
 	t, err := s.svc.Resolve(x.ctx, r.URL.Path)
+	if err != nil && occi.ErrorCode(err) == occi.NotFound && r.Method == http.MethodPut && !q.hasAction {
+		// PUT creates an entity at a location the client chose: the
+		// service decides whether the path may hold one.
+		t, err = occi.Target{Type: occi.TargetEntity, Path: r.URL.Path}, nil
+	}
 	if err != nil {
 		x.fail(err)
 		return
@@ -539,6 +544,12 @@ func (x *exchange) serveMixin(t occi.Target, q *query) {
 		var locs []string
 		if !x.emptyInput() {
 			if locs, err = c.DecodeLocations(rd); err != nil {
+				if es, eerr := c.DecodeEntities(rd); eerr == nil && x.r.Method == http.MethodPost && complete(es) && len(es) > 0 {
+					// Full entities, not locations: a create, which the
+					// service refuses or accepts for this collection.
+					x.create(t)
+					return
+				}
 				x.fail(err)
 				return
 			}
@@ -613,7 +624,7 @@ func (x *exchange) create(t occi.Target) {
 		return
 	}
 	if len(es) == 0 {
-		x.fail(occi.Errorf(occi.InvalidArgument, "the request holds no entity to create"))
+		x.fail(occi.Errorf(occi.InvalidArgument, "the request holds no entity to create (an entity rendering names its kind)"))
 		return
 	}
 	created := make([]*occi.Entity, 0, len(es))
@@ -1069,22 +1080,32 @@ func (x *exchange) reply(status int, extra http.Header, enc func(*render.Writer)
 		x.fail(err)
 		return
 	}
-	for k, vs := range extra {
-		h[k] = vs
-	}
+	mergeHeader(h, extra)
 	x.send(status, h, buf.Bytes())
 }
 
 // send writes headers h, status and body.
 func (x *exchange) send(status int, h http.Header, body []byte) {
 	out := x.w.Header()
-	for k, vs := range h {
-		out[k] = vs
-	}
+	mergeHeader(out, h)
 	out.Set("Content-Length", strconv.Itoa(len(body)))
 	x.w.WriteHeader(status)
 	if x.r.Method != http.MethodHead {
 		_, _ = x.w.Write(body)
+	}
+}
+
+// mergeHeader sets every header of src in dst, replacing the values of a
+// key spelled differently (codecs may use "X-OCCI-Attribute" rather than the
+// canonical "X-Occi-Attribute"); src's spelling wins.
+func mergeHeader(dst, src http.Header) {
+	for k, vs := range src {
+		for dk := range dst {
+			if dk != k && strings.EqualFold(dk, k) {
+				delete(dst, dk)
+			}
+		}
+		dst[k] = vs
 	}
 }
 
@@ -1141,9 +1162,7 @@ func (x *exchange) failStatus(status int, code occi.Code, msg string) {
 		if err := c.EncodeError(&render.Writer{Header: rh, Body: &buf, Base: x.base}, code, msg); err != nil {
 			continue
 		}
-		for k, vs := range h {
-			rh[k] = vs
-		}
+		mergeHeader(rh, h)
 		x.send(status, rh, buf.Bytes())
 		return
 	}

@@ -133,7 +133,7 @@ func testDiscovery(t *testing.T, h *harness) {
 				t.Errorf("mixin %s not in discovery", tc.id)
 				continue
 			}
-			if !slices.Contains(m.Applies, tc.applies) {
+			if !appliesTo(m, tc.applies) {
 				t.Errorf("mixin %s applies to %v, want it to include %s", tc.id, m.Applies, tc.applies)
 			}
 			if m.Location == "" {
@@ -144,7 +144,7 @@ func testDiscovery(t *testing.T, h *harness) {
 	t.Run("templates", func(t *testing.T) {
 		os, res := h.templates(t, svc, ctx)
 		for _, m := range append(os, res...) {
-			if !slices.Contains(m.Applies, kCompute) {
+			if !appliesTo(m, kCompute) {
 				t.Errorf("template %s applies to %v, want compute", m.ID, m.Applies)
 			}
 			if !strings.HasPrefix(m.Location, "/") || !strings.HasSuffix(m.Location, "/") {
@@ -185,7 +185,7 @@ func testResolve(t *testing.T, h *harness) {
 	svc := h.svc(t)
 	ctx := alice()
 	c := mkCompute(t, svc, ctx)
-	tag := must(svc.DefineMixin(ctx, &occi.Mixin{ID: occi.CategoryID{Term: "resolvetag"}}))(t)
+	tag := must(svc.DefineMixin(ctx, h.tag(t, svc, "alice", "resolvetag")))(t)
 	for _, tc := range []struct {
 		path string
 		want occi.Target
@@ -208,7 +208,7 @@ func testResolve(t *testing.T, h *harness) {
 			}
 		})
 	}
-	for _, p := range []string{"/nothing/", "/nothing", "/compute/nope", "/compute/nope/", "", "compute/"} {
+	for _, p := range []string{"/nothing/", "/nothing", "/compute/nope", "/compute/nope/", "/users/nobody/"} {
 		t.Run("missing "+p, func(t *testing.T) {
 			_, err := svc.Resolve(ctx, p)
 			wantCode(t, err, occi.NotFound)
@@ -611,6 +611,15 @@ func testReplace(t *testing.T, h *harness) {
 	_, _, err = svc.Put(ctx, c.Location, &occi.Entity{Kind: kCompute, Attributes: occi.Attributes{"occi.compute.state": "active"}})
 	wantCode(t, err, occi.PermissionDenied, "occi.compute.state")
 
+	t.Run("mixins not given are removed with their attributes", func(t *testing.T) {
+		k := must(svc.Create(ctx, "/compute/", &occi.Entity{Kind: kCompute, Mixins: []occi.CategoryID{mSSHKey}, Attributes: occi.Attributes{"occi.credentials.ssh.publickey": "ssh-ed25519 AAAA"}}))(t)
+		r, _, err := svc.Put(ctx, k.Location, &occi.Entity{Kind: kCompute})
+		ok(t, err)
+		if r.HasMixin(mSSHKey) {
+			t.Errorf("mixins after a PUT without ssh_key: got %v", r.Mixins)
+		}
+		wantAttr(t, r, "occi.credentials.ssh.publickey", nil)
+	})
 	t.Run("attributes not given are removed", func(t *testing.T) {
 		n2 := must(svc.Create(ctx, "/network/", &occi.Entity{Kind: kNetwork, Title: "net", Attributes: occi.Attributes{"occi.network.label": "dmz", "occi.network.vlan": int64(7)}}))(t)
 		r, _, err := svc.Put(ctx, n2.Location, &occi.Entity{Kind: kNetwork, Attributes: occi.Attributes{"occi.network.vlan": int64(8)}})

@@ -8,7 +8,13 @@
 // The suite acts as two users, "alice" and "bob" (occi.WithIdentity); the
 // service under test must keep their entities and mixins apart. It needs a
 // backend that supports every Infrastructure kind and action (the sim
-// backend does) with at least one OS template and one resource template.
+// backend does) with at least two OS templates and two resource templates.
+//
+// Where a rendering cannot carry something (text renderings lose mixin
+// applies and attribute defaults, digest T4/T5), the suite checks it only
+// when it is present. It relies on one occid convention: a user's tag
+// scheme is <provider>users/<user>/tags#, where <provider> is the scheme of
+// the provider OS templates without its "os_tpl#" suffix.
 package occitest
 
 import (
@@ -122,6 +128,16 @@ func wantCode(t *testing.T, err error, code occi.Code, mentions ...string) {
 }
 
 // must returns a function that fails t if err is set and returns v.
+// wantCodeIn fails t unless err has one of codes (for cases where HTTP
+// maps the operation to a different method, e.g. POST to a kind collection
+// is a create).
+func wantCodeIn(t *testing.T, err error, codes ...occi.Code) {
+	t.Helper()
+	if !slices.Contains(codes, occi.ErrorCode(err)) {
+		t.Fatalf("got error %v (code %v), want one of %v", err, occi.ErrorCode(err), codes)
+	}
+}
+
 func must[T any](v T, err error) func(t *testing.T) T {
 	return func(t *testing.T) T {
 		t.Helper()
@@ -230,6 +246,22 @@ func (h *harness) templates(t *testing.T, svc occi.Service, ctx context.Context)
 		t.Fatalf("the service offers %d OS and %d resource templates; the suite needs two of each", len(os), len(res))
 	}
 	return os, res
+}
+
+// tag returns a tag definition in user's scheme, which the suite derives
+// from the provider OS templates' scheme (see the package documentation).
+func (h *harness) tag(t *testing.T, svc occi.Service, user, term string) *occi.Mixin {
+	t.Helper()
+	ctx := occi.WithIdentity(context.Background(), occi.Identity{User: user})
+	os, _ := h.templates(t, svc, ctx)
+	provider := strings.TrimSuffix(os[0].ID.Scheme, "os_tpl#")
+	return &occi.Mixin{ID: occi.CategoryID{Scheme: provider + "users/" + user + "/tags#", Term: term}}
+}
+
+// appliesTo reports whether m may apply to kind as far as the rendering
+// shows: an empty applies (not rendered, or "any") counts as yes.
+func appliesTo(m *occi.Mixin, kind occi.CategoryID) bool {
+	return len(m.Applies) == 0 || slices.Contains(m.Applies, kind)
 }
 
 // resTplValue returns the default of attr in resource template m.

@@ -1,6 +1,10 @@
 package render
 
-import "github.com/occid/occi"
+import (
+	"strings"
+
+	"github.com/occid/occi"
+)
 
 // legacyAttributes maps attribute names that clients still send to their
 // OCCI 1.2 names. It is the one table every decoder consults.
@@ -57,3 +61,33 @@ const (
 	// MaxDepth caps the nesting of JSON values.
 	MaxDepth = 64
 )
+
+// ValidScheme reports whether s can be a category scheme: a URI reference
+// without white space, control characters or any of "<>\\{}|^` + "`" + `. Text
+// renderings separate type identifiers by spaces and quote them, so such
+// characters could not round-trip.
+func ValidScheme(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c == 0x7f || strings.IndexByte("\"<>\\{}|^`", c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseCategoryID is occi.ParseCategoryID with the scheme checked by
+// ValidScheme and legacy identifiers mapped by CanonicalCategory.
+func ParseCategoryID(s string) (occi.CategoryID, error) {
+	id, err := occi.ParseCategoryID(s)
+	if err != nil {
+		return id, err
+	}
+	if !ValidScheme(id.Scheme) {
+		return occi.CategoryID{}, occi.Errorf(occi.InvalidArgument, "type identifier %q has an invalid scheme", s)
+	}
+	return CanonicalCategory(id), nil
+}

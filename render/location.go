@@ -1,7 +1,6 @@
 package render
 
 import (
-	"net/url"
 	"strings"
 
 	"github.com/occid/occi"
@@ -67,40 +66,73 @@ func LocalPath(base, loc string) (path string, ok bool) {
 		}
 		return stripBasePath(base, p), true
 	}
-	u, err := url.Parse(loc)
-	if err != nil || u.Opaque != "" || u.Host == "" {
+	us, uh, up, rest, ok := splitAbsolute(loc)
+	if !ok {
 		return "", false
 	}
-	b, err := url.Parse(base)
-	if err != nil || b.Host == "" {
+	bs, bh, bp, _, ok := splitAbsolute(base)
+	if !ok || !strings.EqualFold(us, bs) || !strings.EqualFold(uh, bh) {
 		return "", false
 	}
-	if !strings.EqualFold(u.Scheme, b.Scheme) || !sameHost(u, b) {
+	if up != bp && defaultPort(us, up) != defaultPort(bs, bp) {
 		return "", false
 	}
-	p := u.EscapedPath()
+	// The path as sent (not re-escaped), so that relative and absolute
+	// forms of one location give the same path.
+	p := stripQuery(rest)
 	if p == "" {
 		p = "/"
 	}
 	return stripBasePath(base, p), true
 }
 
-func sameHost(u, b *url.URL) bool {
-	if !strings.EqualFold(u.Hostname(), b.Hostname()) {
-		return false
+// splitAbsolute splits "scheme://[userinfo@]host[:port]rest" without
+// validating the rest (a path, query and fragment).
+func splitAbsolute(s string) (scheme, host, port, rest string, ok bool) {
+	i := strings.Index(s, "://")
+	if i <= 0 || !HasScheme(s[:i+1]) {
+		return "", "", "", "", false
 	}
-	up, bp := u.Port(), b.Port()
-	if up == bp {
-		return true
+	scheme, after := s[:i], s[i+3:]
+	auth := after
+	if j := strings.IndexAny(after, "/?#"); j >= 0 {
+		auth, rest = after[:j], after[j:]
 	}
-	def := map[string]string{"http": "80", "https": "443"}[strings.ToLower(u.Scheme)]
-	if up == "" {
-		up = def
+	if k := strings.LastIndexByte(auth, '@'); k >= 0 {
+		auth = auth[k+1:]
 	}
-	if bp == "" {
-		bp = def
+	host = auth
+	if strings.HasPrefix(auth, "[") {
+		end := strings.IndexByte(auth, ']')
+		if end < 0 {
+			return "", "", "", "", false
+		}
+		host = auth[:end+1]
+		if p := auth[end+1:]; strings.HasPrefix(p, ":") {
+			port = p[1:]
+		} else if p != "" {
+			return "", "", "", "", false
+		}
+	} else if k := strings.LastIndexByte(auth, ':'); k >= 0 {
+		host, port = auth[:k], auth[k+1:]
 	}
-	return up == bp
+	if host == "" {
+		return "", "", "", "", false
+	}
+	return scheme, host, port, rest, true
+}
+
+func defaultPort(scheme, port string) string {
+	if port != "" {
+		return port
+	}
+	switch strings.ToLower(scheme) {
+	case "http":
+		return "80"
+	case "https":
+		return "443"
+	}
+	return ""
 }
 
 func stripQuery(s string) string {
@@ -136,6 +168,12 @@ func stripBasePath(base string, p string) string {
 // entity to create, associate or address): an absolute URL of another
 // server is an InvalidArgument error naming where it was found.
 func OwnPath(base, loc, where string) (string, error) {
+	loc = strings.TrimSpace(loc)
+	for i := 0; i < len(loc); i++ {
+		if c := loc[i]; c <= ' ' || c == 0x7f || c == '"' || c == '<' || c == '>' || c == '\\' {
+			return "", occi.Errorf(occi.InvalidArgument, "%s: location %q is not a URI reference", where, Truncate(loc, 200))
+		}
+	}
 	p, ok := LocalPath(base, loc)
 	if !ok {
 		return "", occi.Errorf(occi.InvalidArgument, "%s: location %q %s (expected a path or a URL under %q)", where, Truncate(loc, 200), errForeign, base)

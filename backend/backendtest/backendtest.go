@@ -71,7 +71,8 @@ type Harness struct {
 	StorageSize float64
 	// NetworkPrefix is the first two octets of the IPv4 ranges the suite
 	// gives its networks, as in "10.213" (default): the networks are
-	// PREFIX.N.0/24. Pick a range no host network uses.
+	// PREFIX.N.0/24, N counting from a random start. Pick a range no host
+	// network uses.
 	NetworkPrefix string
 }
 
@@ -107,7 +108,12 @@ func Run(t *testing.T, h Harness) {
 	if h.NetworkPrefix == "" {
 		h.NetworkPrefix = "10.213"
 	}
-	s := &suite{h: h}
+	s := &suite{h: h, exercised: map[occi.CategoryID]bool{}}
+	// Start the network ranges at a random place so that two runs at once
+	// (two drivers, or two processes) rarely pick the same range.
+	s.netSeq.Store(int64(randomByte()))
+	var caps backend.Capabilities
+	ran := 0
 	cases := []struct {
 		name string
 		run  func(t *testing.T, e *env)
@@ -133,8 +139,20 @@ func Run(t *testing.T, h Harness) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			ran++
 			e := s.newEnv(t)
+			caps = e.caps
 			c.run(t, e)
 		})
+	}
+	// Every advertised Infrastructure action must have worked somewhere
+	// (checked only when no case was filtered out with -run).
+	if t.Failed() || ran < len(cases) {
+		return
+	}
+	for _, a := range caps.Actions {
+		if _, infra := actionKind[a.Scheme]; infra && !s.exercised[a] {
+			t.Errorf("the driver advertises %s but no case could run it successfully (are its cases skipped?)", a)
+		}
 	}
 }

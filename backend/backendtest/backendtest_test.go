@@ -139,7 +139,7 @@ func TestSuiteCatches(t *testing.T) {
 		t.Skip("runs the suite in child processes")
 	}
 	tests := []struct {
-		flaw string
+		flaw  string
 		cases string // -test.run pattern below TestBrokenDriver
 		want  string // in the child's output
 	}{

@@ -96,6 +96,15 @@ func (w *worker) Logf(string, ...any) {}
 type suite struct {
 	h      Harness
 	netSeq atomic.Int64
+
+	mu        sync.Mutex
+	exercised map[occi.CategoryID]bool // actions that succeeded at least once
+}
+
+func (s *suite) exercise(a occi.CategoryID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.exercised[a] = true
 }
 
 // env is the state of one case: its driver and what it made.
@@ -255,6 +264,14 @@ func randomHex(n int) string {
 		panic(err)
 	}
 	return hex.EncodeToString(b)
+}
+
+func randomByte() byte {
+	var b [1]byte
+	if _, err := crand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	return b[0]
 }
 
 func newUUID() string {
@@ -480,6 +497,7 @@ func (e *env) mustAct(r reporter, ent *occi.Entity, action occi.CategoryID, want
 		}
 		r.Fatalf("Act(%s, %s): %v (code %v)", ent.Location, action.Term, err, d.ErrorCode(err))
 	}
+	e.s.exercise(action)
 	for _, p := range progress {
 		if !slices.Contains(validStates[ent.Kind], p.State) {
 			r.Errorf("Act(%s, %s): progress reported state %q, want one of %q", ent.Location, action.Term, p.State, validStates[ent.Kind])

@@ -58,9 +58,16 @@ func randomHex(n int) string {
 func testOptions(t *testing.T, uri string) Options {
 	t.Helper()
 	prefix := "occidt-" + randomHex(3) + "-"
+	dir := t.TempDir()
+	// QEMU runs as its own user and must reach the pools under dir.
+	for _, p := range []string{dir, filepath.Dir(dir)} {
+		if err := os.Chmod(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	opts := Options{
 		URI:             uri,
-		DataDir:         t.TempDir(),
+		DataDir:         dir,
 		ImagePool:       prefix + "images",
 		VolumePool:      prefix + "volumes",
 		Prefix:          prefix,

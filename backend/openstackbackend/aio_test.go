@@ -87,9 +87,11 @@ func newServer(t *testing.T, ctx context.Context, d *Driver, osTpl string) *occi
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
+		start := time.Now()
 		if err := d.Delete(ctx, e); err != nil {
 			t.Errorf("Delete %s: %v", e.BackendRef, err)
 		}
+		t.Logf("delete %s took %v", e.BackendRef, time.Since(start).Round(time.Millisecond))
 	})
 	if o.State != stateActive {
 		t.Fatalf("after Create: state %q (%s), want active", o.State, o.Message)
@@ -109,6 +111,8 @@ var bootsRE = regexp.MustCompile(`TINYOS: disk mounted, boots=(\d+)`)
 // returns the last boot counter it printed.
 func waitBooted(t *testing.T, ctx context.Context, d *Driver, e *occi.Entity, n int) int {
 	t.Helper()
+	start := time.Now()
+	defer func() { t.Logf("guest %s booted (%d) after %v", e.BackendRef, n, time.Since(start).Round(time.Millisecond)) }()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		out, err := d.ConsoleOutput(ctx, e)

@@ -820,8 +820,8 @@ func (d *Driver) Observe(ctx context.Context, e *occi.Entity) (backend.Observati
 // Update applies changed attributes and templates: hostname, cores and
 // memory, a new resource template (resize) or OS template (re-image: the
 // disk is replaced by the template's, and an active compute reboots on it),
-// a larger storage size (shrinking is refused), network addressing, a
-// link's MAC, address or device id.
+// a larger storage size (shrinking is refused), a network's gateway and
+// allocation (its range stays), a link's MAC, address or device id.
 func (d *Driver) Update(ctx context.Context, old, updated *occi.Entity) (backend.Observation, error) {
 	if err := ctx.Err(); err != nil {
 		return backend.Observation{}, err

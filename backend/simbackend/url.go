@@ -2,6 +2,7 @@ package simbackend
 
 import (
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -9,7 +10,7 @@ import (
 
 // OpenURL opens a simulator described by a sim URL:
 //
-//	sim://                    state in dataDir ("" = in memory)
+//	sim://                    state in dataDir/sim (in memory if dataDir is "")
 //	sim:///abs/dir            state in /abs/dir
 //	sim://?memory=true        in memory even if dataDir is set
 //	sim://?delay=2s&seed=42   a boot or stop takes 2 s; reproducible ids
@@ -37,7 +38,10 @@ func parseURL(rawURL, dataDir string) (Options, error) {
 	if u.Host != "" || u.User != nil || u.Opaque != "" {
 		return Options{}, errorf(ErrInvalid, "backend URL %q: want sim:// or sim:///dir, with no host", rawURL)
 	}
-	opts := Options{Dir: dataDir}
+	opts := Options{}
+	if dataDir != "" {
+		opts.Dir = filepath.Join(dataDir, "sim")
+	}
 	if p := strings.TrimSuffix(u.Path, "/"); p != "" {
 		opts.Dir = p
 	}

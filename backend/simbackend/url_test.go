@@ -16,10 +16,10 @@ func TestParseURL(t *testing.T) {
 	}{
 		{url: "sim://", want: Options{}},
 		{url: "sim:", want: Options{}},
-		{url: "sim://", dataDir: "/var/lib/occid", want: Options{Dir: "/var/lib/occid"}},
+		{url: "sim://", dataDir: "/var/lib/occid", want: Options{Dir: "/var/lib/occid/sim"}},
 		{url: "sim:///srv/sim/", dataDir: "/var/lib/occid", want: Options{Dir: "/srv/sim"}},
 		{url: "sim://?memory=true", dataDir: "/var/lib/occid", want: Options{}},
-		{url: "sim://?memory=false", dataDir: "/d", want: Options{Dir: "/d"}},
+		{url: "sim://?memory=false", dataDir: "/d", want: Options{Dir: "/d/sim"}},
 		{url: "sim://?delay=2s", want: Options{Delay: 2 * time.Second}},
 		{url: "sim://?delay=150ms&seed=42", want: Options{Delay: 150 * time.Millisecond, Seed: 42}},
 		{url: "sim:///x?delay=0s&memory=1", want: Options{}},

@@ -40,6 +40,10 @@ func kindedURI(base string, o *object, where, k string) (string, occi.CategoryID
 		if err != nil {
 			return "", occi.CategoryID{}, false, err
 		}
+		if loc == "" {
+			// A kind without a location names nothing.
+			return "", occi.CategoryID{}, false, nil
+		}
 		return render.TargetPath(base, loc), kind, true, nil
 	}
 	return "", occi.CategoryID{}, false, wrongType(w, "an object {\"location\",\"kind\"} or a string", v)
@@ -114,7 +118,7 @@ func entity(base string, o *object, where string) (*occi.Entity, error) {
 	if loc, ok, err := str(o, where, "location"); err != nil {
 		return nil, err
 	} else if ok && loc != "" {
-		if e.Location, err = render.OwnPath(base, loc, join(where, "location")); err != nil {
+		if e.Location, err = ownPath(base, loc, join(where, "location")); err != nil {
 			return nil, err
 		}
 	}
@@ -262,19 +266,19 @@ func (Codec) DecodeEntities(r *render.Reader) ([]*occi.Entity, error) {
 func itemLocation(base string, v any, where string) (string, error) {
 	switch x := v.(type) {
 	case string:
-		return render.OwnPath(base, x, where)
+		return ownPath(base, x, where)
 	case *object:
 		if loc, ok, err := str(x, where, "location"); err != nil {
 			return "", err
 		} else if ok && loc != "" {
-			return render.OwnPath(base, loc, join(where, "location"))
+			return ownPath(base, loc, join(where, "location"))
 		}
 		id, ok, err := str(x, where, "id")
 		if err != nil {
 			return "", err
 		}
 		if ok && (strings.HasPrefix(id, "/") || strings.Contains(id, "://")) {
-			return render.OwnPath(base, id, join(where, "id"))
+			return ownPath(base, id, join(where, "id"))
 		}
 		if ok {
 			return "", invalid(where, "id %q is not a location; give \"location\" with the entity's URL", render.Truncate(id, 100))
@@ -481,6 +485,12 @@ func attrDefs(o *object, where string) ([]occi.AttributeDef, error) {
 				d.Type = occi.TypeEnum
 			}
 		}
+		if d.Type != occi.TypeEnum {
+			d.Enum = nil
+		} else if len(d.Enum) == 0 {
+			// An enum without values cannot be told from a string.
+			d.Type, d.Enum = occi.TypeString, nil
+		}
 		if len(defs) >= render.MaxItems {
 			return nil, invalid(w, "more than %d attributes", render.MaxItems)
 		}
@@ -520,6 +530,9 @@ func categoryHead(o *object, where string) (occi.CategoryID, string, error) {
 	if !occi.ValidTerm(term) {
 		return occi.CategoryID{}, "", invalid(join(where, "term"), "invalid term %q", render.Truncate(term, 100))
 	}
+	if !render.ValidScheme(scheme) {
+		return occi.CategoryID{}, "", invalid(join(where, "scheme"), "%q is not a URI", render.Truncate(scheme, 100))
+	}
 	title, _, err := str(o, where, "title")
 	return occi.CategoryID{Scheme: scheme, Term: term}, title, err
 }
@@ -529,7 +542,7 @@ func location(base string, o *object, where string) (string, error) {
 	if err != nil || !ok || loc == "" {
 		return "", err
 	}
-	return render.OwnPath(base, loc, join(where, "location"))
+	return ownPath(base, loc, join(where, "location"))
 }
 
 func mixin(base string, v any, where string) (*occi.Mixin, error) {
@@ -741,4 +754,13 @@ func (Codec) DecodeError(r *render.Reader) (occi.Code, string, error) {
 		}
 	}
 	return code, msg, nil
+}
+
+// ownPath is render.OwnPath with "JSON body" in the error's place.
+func ownPath(base, loc, where string) (string, error) {
+	w := "JSON body"
+	if where != "" {
+		w += ", " + where
+	}
+	return render.OwnPath(base, loc, w)
 }

@@ -117,8 +117,7 @@ func (e *enc) kindedURI(n *int, k, loc string, kind occi.CategoryID) {
 }
 
 // entity writes a resource or a link object. parent is the enclosing
-// resource of an inline link (its location and kind fill a missing
-// source).
+// resource of an inline link, which is always rendered as a link.
 func (e *enc) entity(x *occi.Entity, parent *occi.Entity) {
 	e.b = append(e.b, '{')
 	n := 0
@@ -134,15 +133,10 @@ func (e *enc) entity(x *occi.Entity, parent *occi.Entity) {
 	isLink := x.IsLink() || parent != nil
 	if isLink {
 		e.optStr(&n, "title", x.Title)
-		src, srcKind := x.Source, x.SourceKind
-		if src == "" && parent != nil {
-			src = parent.Location
-			if srcKind.IsZero() {
-				srcKind = parent.Kind
-			}
-		}
-		if src != "" {
-			e.kindedURI(&n, "source", src, srcKind)
+		// An inline link without a source (a client creating a
+		// resource with its links) leaves "source" out (GFD.225 J5).
+		if x.Source != "" {
+			e.kindedURI(&n, "source", x.Source, x.SourceKind)
 		}
 		if x.Target != "" {
 			e.kindedURI(&n, "target", x.Target, x.TargetKind)
@@ -252,7 +246,7 @@ func (e *enc) pattern(d occi.AttributeDef) {
 	default:
 		e.raw(`"string"`)
 	}
-	if d.Type == occi.TypeEnum {
+	if d.Type == occi.TypeEnum && len(d.Enum) > 0 {
 		e.raw(`,"enum":[`)
 		for i, v := range d.Enum {
 			if i > 0 {

@@ -170,11 +170,11 @@ func str(o *object, where, k string) (string, bool, error) {
 }
 
 func catID(where, s string) (occi.CategoryID, error) {
-	id, err := occi.ParseCategoryID(strings.TrimSpace(s))
+	id, err := render.ParseCategoryID(strings.TrimSpace(s))
 	if err != nil {
 		return occi.CategoryID{}, invalid(where, "%s", occi.ErrorMessage(err))
 	}
-	return render.CanonicalCategory(id), nil
+	return id, nil
 }
 
 func optID(o *object, where, k string) (occi.CategoryID, error) {

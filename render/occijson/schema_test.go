@@ -229,3 +229,24 @@ func TestSchema(t *testing.T) {
 		})
 	}
 }
+
+// TestSchemaRejects makes sure the validation above can fail.
+func TestSchemaRejects(t *testing.T) {
+	c := compiler(t)
+	for _, tc := range []struct{ def, doc string }{
+		{"resource", `{"kind":"http://x#y"}`},
+		{"resource", `{"kind":"http://x#y","id":"1","location":"/x/1"}`},
+		{"link", `{"kind":"http://x#y","id":"1","source":"/a","target":{"location":"/b"}}`},
+		{"resource_collection", `{"resources":[{"kind":"k"}]}`},
+		{"kind", `{"term":"t"}`},
+	} {
+		s, err := c.Compile(gfd225 + "#/definitions/" + tc.def)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inst, _ := jsonschema.UnmarshalJSON(bytes.NewReader([]byte(tc.doc)))
+		if err := s.Validate(inst); err == nil {
+			t.Errorf("%s accepted %s, want a validation error", tc.def, tc.doc)
+		}
+	}
+}

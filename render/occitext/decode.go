@@ -38,7 +38,7 @@ func setAttr(e *occi.Entity, base, where, name string, v any) error {
 		case occi.AttrTarget:
 			e.Target = render.TargetPath(base, s)
 		case occi.AttrSourceKind, occi.AttrTargetKind:
-			id, err := occi.ParseCategoryID(strings.TrimSpace(s))
+			id, err := render.ParseCategoryID(strings.TrimSpace(s))
 			if err != nil {
 				return invalid(where, "%s: %s", name, occi.ErrorMessage(err))
 			}
@@ -94,7 +94,9 @@ func inlineLink(base, where string, l *link) (*occi.Entity, error) {
 func (c *Codec) decodeEntity(r *render.Reader, items []item) (*occi.Entity, error) {
 	e := &occi.Entity{}
 	kindWhere := ""
+	found := false
 	for _, it := range items {
+		found = found || it.k != kLocation
 		switch it.k {
 		case kCategory:
 			cat, err := parseCategory(it.where, it.value)
@@ -108,7 +110,7 @@ func (c *Codec) decodeEntity(r *render.Reader, items []item) (*occi.Entity, erro
 				}
 				e.Kind, kindWhere = cat.id, it.where
 			case occi.ClassMixin:
-				e.Mixins = append(e.Mixins, render.CanonicalCategory(cat.id))
+				e.Mixins = append(e.Mixins, cat.id)
 			case occi.ClassAction:
 				return nil, invalid(it.where, "an action category %s is not part of an entity rendering", quoteTrunc(cat.id.String()))
 			default:
@@ -140,6 +142,9 @@ func (c *Codec) decodeEntity(r *render.Reader, items []item) (*occi.Entity, erro
 			// A location list is not part of an entity rendering;
 			// tolerated and ignored.
 		}
+	}
+	if !found || isZero(e) {
+		return nil, empty("entity rendering")
 	}
 	return e, nil
 }
@@ -414,4 +419,12 @@ func (c *Codec) DecodeError(r *render.Reader) (occi.Code, string, error) {
 		}
 	}
 	return occi.Internal, line, nil
+}
+
+// isZero reports whether e carries nothing a text rendering would show
+// (e.g. only occi.core.id="").
+func isZero(e *occi.Entity) bool {
+	return e.Kind.IsZero() && len(e.Mixins) == 0 && len(e.Attributes) == 0 && len(e.Links) == 0 &&
+		len(e.Actions) == 0 && e.ID == "" && e.Title == "" && e.Summary == "" && e.Source == "" &&
+		e.Target == "" && e.SourceKind.IsZero() && e.TargetKind.IsZero()
 }

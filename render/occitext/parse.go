@@ -136,8 +136,32 @@ func headerItems(r *render.Reader) ([]item, error) {
 
 // splitValues splits a line or header value at commas outside quotes and
 // <...>.
+//
+// X-OCCI-Location values are URIs, which may contain commas: they are
+// split only at a comma followed (after optional spaces) by a path or an
+// absolute URI, so "/a,b" stays one location and "/a, /b" is two.
 func splitValues(k kind, v string) []string {
-	return render.SplitOutsideQuotes(v, ',', 0)
+	if k != kLocation {
+		return render.SplitOutsideQuotes(v, ',', 0)
+	}
+	var out []string
+	start := 0
+	for i := 0; i < len(v); i++ {
+		if v[i] != ',' {
+			continue
+		}
+		rest := strings.TrimLeft(v[i+1:], " \t")
+		if rest != "" && (rest[0] == '/' || render.HasScheme(rest)) {
+			if p := strings.TrimSpace(v[start:i]); p != "" {
+				out = append(out, p)
+			}
+			start = i + 1
+		}
+	}
+	if p := strings.TrimSpace(v[start:]); p != "" {
+		out = append(out, p)
+	}
+	return out
 }
 
 // unquote reads a quoted-string starting at s[0] == '"' and returns its
@@ -368,7 +392,10 @@ func parseCategory(where, s string) (*category, error) {
 	if scheme == "" {
 		return nil, invalid(where, "category %s has no scheme", quoteTrunc(s))
 	}
-	c.id = occi.CategoryID{Scheme: scheme, Term: term}
+	if !render.ValidScheme(scheme) {
+		return nil, invalid(where, "scheme %s is not a URI", quoteTrunc(scheme))
+	}
+	c.id = render.CanonicalCategory(occi.CategoryID{Scheme: scheme, Term: term})
 	return c, nil
 }
 
@@ -379,11 +406,11 @@ func parseIDList(where, what, s string) ([]occi.CategoryID, error) {
 	}
 	ids := make([]occi.CategoryID, 0, len(fs))
 	for _, f := range fs {
-		id, err := occi.ParseCategoryID(f)
+		id, err := render.ParseCategoryID(f)
 		if err != nil {
 			return nil, invalid(where, "%s: %s", what, occi.ErrorMessage(err))
 		}
-		ids = append(ids, render.CanonicalCategory(id))
+		ids = append(ids, id)
 	}
 	return ids, nil
 }

@@ -18,12 +18,13 @@ type Store struct {
 	mu       sync.RWMutex
 	entities map[string]*occi.Entity
 	mixins   map[occi.CategoryID]*occi.Mixin
+	mixRevs  map[occi.CategoryID]int64
 	closed   bool
 }
 
 // New returns an empty store.
 func New() *Store {
-	return &Store{entities: map[string]*occi.Entity{}, mixins: map[occi.CategoryID]*occi.Mixin{}}
+	return &Store{entities: map[string]*occi.Entity{}, mixins: map[occi.CategoryID]*occi.Mixin{}, mixRevs: map[occi.CategoryID]int64{}}
 }
 
 var _ store.Store = (*Store)(nil)
@@ -152,10 +153,11 @@ func (s *Store) ListMixins(ctx context.Context) ([]*occi.Mixin, error) {
 	return out, nil
 }
 
-// Write applies muts atomically. Entity mutations honour Expect as the
-// store contract says; for mixins, which carry no revision, MustNotExist
-// refuses an existing mixin, a positive Expect requires an existing one and
-// AnyRevision takes either.
+// Write applies muts atomically, honouring Expect as the store contract
+// says. Mixins keep a revision of their own (1 when created, plus one per
+// put) that Expect is checked against. A delete of a missing record is
+// NotFound whatever Expect says; a delete with MustNotExist deletes any
+// revision.
 func (s *Store) Write(ctx context.Context, muts ...store.Mutation) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -166,6 +168,7 @@ func (s *Store) Write(ctx context.Context, muts ...store.Mutation) error {
 	ents := map[string]*occi.Entity{}
 	gone := map[string]bool{}
 	mix := map[occi.CategoryID]*occi.Mixin{}
+	mixRev := map[occi.CategoryID]int64{}
 	mixGone := map[occi.CategoryID]bool{}
 	getE := func(loc string) (*occi.Entity, bool) {
 		if gone[loc] {
@@ -177,17 +180,17 @@ func (s *Store) Write(ctx context.Context, muts ...store.Mutation) error {
 		e, ok := s.entities[loc]
 		return e, ok
 	}
-	getM := func(id occi.CategoryID) bool {
+	getM := func(id occi.CategoryID) (int64, bool) {
 		if mixGone[id] {
-			return false
+			return 0, false
 		}
 		if _, ok := mix[id]; ok {
-			return true
+			return mixRev[id], true
 		}
 		_, ok := s.mixins[id]
-		return ok
+		return s.mixRevs[id], ok
 	}
-	checkExpect := func(what string, exists bool, rev, expect int64, isMixin bool) error {
+	checkExpect := func(what string, exists bool, rev, expect int64) error {
 		switch {
 		case expect == store.AnyRevision:
 			return nil
@@ -197,7 +200,7 @@ func (s *Store) Write(ctx context.Context, muts ...store.Mutation) error {
 			}
 		case !exists:
 			return occi.Errorf(occi.NotFound, "%s does not exist", what)
-		case !isMixin && rev != expect:
+		case rev != expect:
 			return occi.Errorf(occi.Conflict, "%s changed concurrently (revision %d, expected %d)", what, rev, expect)
 		}
 		return nil
@@ -218,19 +221,19 @@ func (s *Store) Write(ctx context.Context, muts ...store.Mutation) error {
 			n++
 		}
 		if n != 1 {
-			return occi.Errorf(occi.Internal, "mutation %d sets %d changes, want exactly one", i, n)
+			return occi.Errorf(occi.InvalidArgument, "mutation %d sets %d changes, want exactly one", i, n)
 		}
 		switch {
 		case m.Put != nil:
 			if m.Put.Location == "" {
-				return occi.Errorf(occi.Internal, "mutation %d puts an entity without a location", i)
+				return occi.Errorf(occi.InvalidArgument, "mutation %d puts an entity without a location", i)
 			}
 			old, ok := getE(m.Put.Location)
 			var rev int64
 			if ok {
 				rev = old.Revision
 			}
-			if err := checkExpect("entity "+m.Put.Location, ok, rev, m.Expect, false); err != nil {
+			if err := checkExpect("entity "+m.Put.Location, ok, rev, m.Expect); err != nil {
 				return err
 			}
 			c := stored(m.Put)
@@ -245,25 +248,36 @@ func (s *Store) Write(ctx context.Context, muts ...store.Mutation) error {
 			if ok {
 				rev = old.Revision
 			}
-			if m.Expect == store.MustNotExist {
-				return occi.Errorf(occi.Internal, "mutation %d deletes with Expect MustNotExist", i)
+			if !ok {
+				return occi.Errorf(occi.NotFound, "entity %s does not exist", m.Delete)
 			}
-			if err := checkExpect("entity "+m.Delete, ok, rev, m.Expect, false); err != nil {
+			expect := m.Expect
+			if expect == store.MustNotExist {
+				expect = store.AnyRevision
+			}
+			if err := checkExpect("entity "+m.Delete, ok, rev, expect); err != nil {
 				return err
 			}
 			gone[m.Delete] = true
 			delete(ents, m.Delete)
 		case m.PutMixin != nil:
-			if err := checkExpect("mixin "+m.PutMixin.ID.String(), getM(m.PutMixin.ID), 0, m.Expect, true); err != nil {
+			rev, ok := getM(m.PutMixin.ID)
+			if err := checkExpect("mixin "+m.PutMixin.ID.String(), ok, rev, m.Expect); err != nil {
 				return err
 			}
 			mix[m.PutMixin.ID] = occi.CloneMixin(m.PutMixin)
+			mixRev[m.PutMixin.ID] = rev + 1
 			delete(mixGone, m.PutMixin.ID)
 		default:
-			if m.Expect == store.MustNotExist {
-				return occi.Errorf(occi.Internal, "mutation %d deletes a mixin with Expect MustNotExist", i)
+			rev, ok := getM(m.DeleteMixin)
+			if !ok {
+				return occi.Errorf(occi.NotFound, "mixin %s does not exist", m.DeleteMixin)
 			}
-			if err := checkExpect("mixin "+m.DeleteMixin.String(), getM(m.DeleteMixin), 0, m.Expect, true); err != nil {
+			expect := m.Expect
+			if expect == store.MustNotExist {
+				expect = store.AnyRevision
+			}
+			if err := checkExpect("mixin "+m.DeleteMixin.String(), ok, rev, expect); err != nil {
 				return err
 			}
 			mixGone[m.DeleteMixin] = true
@@ -278,9 +292,11 @@ func (s *Store) Write(ctx context.Context, muts ...store.Mutation) error {
 	}
 	for id := range mixGone {
 		delete(s.mixins, id)
+		delete(s.mixRevs, id)
 	}
 	for id, m := range mix {
 		s.mixins[id] = m
+		s.mixRevs[id] = mixRev[id]
 	}
 	for _, f := range order {
 		f()

@@ -1,0 +1,86 @@
+package sqlitestore
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/occid/occi"
+	"github.com/occid/occi/store"
+	"github.com/occid/occi/store/internal/rowcodec"
+)
+
+// TestQueryPlans checks that a page of every kind of collection is read
+// from an index in location order: no full scan of entities and no sort.
+func TestQueryPlans(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "plan.db"))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	kind := occi.CategoryID{Scheme: "http://schemas.ogf.org/occi/infrastructure#", Term: "compute"}
+	mixin := occi.CategoryID{Scheme: "http://example.org/os_tpl#", Term: "ubuntu"}
+	var muts []store.Mutation
+	for i := range 500 {
+		e := &occi.Entity{Location: fmt.Sprintf("/compute/%04d", i), Kind: kind, Owner: fmt.Sprintf("u%d", i%7)}
+		if i%5 == 0 {
+			e.Mixins = []occi.CategoryID{mixin}
+		}
+		if i%9 == 0 {
+			e.Source = "/compute/0000"
+		}
+		muts = append(muts, store.Mutation{Put: e})
+	}
+	if err := s.Write(ctx, muts...); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	if _, err := s.w.ExecContext(ctx, "ANALYZE"); err != nil {
+		t.Fatalf("ANALYZE: %v", err)
+	}
+	tests := []struct {
+		name      string
+		q         store.Query
+		wantIndex string
+	}{
+		{"kind", store.Query{Kinds: []occi.CategoryID{kind}, After: "/compute/0100", Limit: 100}, "entities_kind"},
+		{"mixin", store.Query{Mixin: mixin, After: "/compute/0100", Limit: 100}, "entity_mixins"},
+		{"owner", store.Query{Owner: "u3", Limit: 100}, "entities_owner"},
+		{"source", store.Query{Source: "/compute/0000", Limit: 100}, "entities_source"},
+		{"prefix", store.Query{Prefix: "/compute/", Offset: 100, Limit: 100}, "PRIMARY KEY"},
+		{"kind and mixin", store.Query{Kinds: []occi.CategoryID{kind}, Mixin: mixin, Limit: 100}, "entity_mixins"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			query, args := rowcodec.Select(dialect, tc.q, false)
+			rows, err := s.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, args...)
+			if err != nil {
+				t.Fatalf("EXPLAIN: %v", err)
+			}
+			defer rows.Close()
+			var plan []string
+			for rows.Next() {
+				var id, parent, unused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+					t.Fatalf("scan plan: %v", err)
+				}
+				plan = append(plan, detail)
+			}
+			all := strings.Join(plan, "; ")
+			if strings.Contains(all, "TEMP B-TREE") {
+				t.Errorf("plan sorts: %s", all)
+			}
+			for _, step := range plan {
+				if strings.HasPrefix(step, "SCAN ") && !strings.Contains(step, "INDEX") {
+					t.Errorf("plan scans a table: %s", all)
+				}
+			}
+			if !strings.Contains(all, tc.wantIndex) {
+				t.Errorf("plan %q does not use %s", all, tc.wantIndex)
+			}
+		})
+	}
+}
