@@ -165,7 +165,7 @@ func (e *Engine) templateTerm(name string) string {
 				b.WriteRune(r)
 			}
 		default:
-			if b.Len() > 0 {
+			if b.Len() > 0 && !strings.HasSuffix(b.String(), "-") {
 				b.WriteByte('-')
 			}
 		}
@@ -298,10 +298,16 @@ func (e *Engine) InvokeAll(ctx context.Context, collection string, inv *occi.Act
 		return nil, err
 	}
 	for _, x := range all {
+		acts, err := e.model.EntityActions(x.Kind, x.Mixins)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(acts, inv.Action) {
+			return nil, occi.Errorf(occi.InvalidArgument, "action %s cannot run on %s: member %s (a %s) does not have it", inv.Action, collection, x.Location, x.Kind)
+		}
+	}
+	for _, x := range all {
 		if _, err := e.checkAction(x, inv); err != nil {
-			if occi.ErrorCode(err) == occi.InvalidArgument && strings.Contains(err.Error(), "is not defined for") {
-				return nil, occi.Errorf(occi.InvalidArgument, "action %s cannot run on %s: member %s (a %s) does not have it", inv.Action, collection, x.Location, x.Kind)
-			}
 			return nil, err
 		}
 	}

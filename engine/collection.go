@@ -131,6 +131,34 @@ func (e *Engine) matches(ent *occi.Entity, q occi.ListQuery) bool {
 	return true
 }
 
+// storeQuery expresses collection t narrowed by cats as one store query
+// when it can (simple); none reports that nothing can match.
+func (e *Engine) storeQuery(ctx context.Context, t occi.Target, cats []occi.CategoryID) (q store.Query, simple, none bool) {
+	qs := e.queries(ctx, t)
+	if len(qs) != 1 {
+		return store.Query{}, false, false
+	}
+	q = qs[0]
+	for _, c := range cats {
+		if _, isKind := e.model.Kind(c); isKind {
+			sub := e.model.SubKinds(c)
+			if len(q.Kinds) > 0 {
+				sub = slices.DeleteFunc(sub, func(k occi.CategoryID) bool { return !slices.Contains(q.Kinds, k) })
+			}
+			if len(sub) == 0 {
+				return q, false, true
+			}
+			q.Kinds = sub
+			continue
+		}
+		if deps := e.dependents(ctx, c); len(deps) != 1 || (!q.Mixin.IsZero() && q.Mixin != c) {
+			return q, false, false
+		}
+		q.Mixin = c
+	}
+	return q, true, false
+}
+
 // List returns one page of a collection, ordered by location. An empty
 // page is an empty slice.
 func (e *Engine) List(ctx context.Context, q occi.ListQuery) ([]*occi.Entity, error) {
@@ -167,15 +195,16 @@ func (e *Engine) List(ctx context.Context, q occi.ListQuery) ([]*occi.Entity, er
 		return []*occi.Entity{}, nil
 	}
 	var page1 []*occi.Entity
-	qs := e.queries(ctx, t)
-	if len(qs) == 1 && len(q.Categories) == 0 && len(q.Attributes) == 0 {
-		sq := qs[0]
+	sq, simple, none := e.storeQuery(ctx, t, q.Categories)
+	switch {
+	case none:
+	case simple && len(q.Attributes) == 0:
 		sq.Offset, sq.Limit = offset, number
 		page1, err = e.store.List(ctx, sq)
 		if err != nil {
 			return nil, err
 		}
-	} else {
+	default:
 		all, err := e.members(ctx, t)
 		if err != nil {
 			return nil, err

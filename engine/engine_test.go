@@ -193,13 +193,34 @@ func TestWatcherEventsAreApplied(t *testing.T) {
 	f := newFixture(t, 0, nil, engine.Config{ObserveInterval: time.Hour})
 	c := f.compute(t)
 	f.start(t, c.Location)
-	// The engine's Watch call registers in the background; give it a moment.
-	time.Sleep(100 * time.Millisecond)
-	mustOK(t, f.sim.PowerOff(c.Location))
-	eventually(t, "the power-off to reach the store", func() bool {
+	// The engine's Watch call registers in the background, so an early
+	// event may be missed; power the VM on again behind the engine's back
+	// and retry until one arrives.
+	reached := func() bool {
 		e, err := f.store.Get(ctx, c.Location)
 		return err == nil && stateOf(e) == infra.StateInactive
-	})
+	}
+	for attempt := 0; attempt < 20 && !reached(); attempt++ {
+		if attempt > 0 {
+			stored, err := f.store.Get(ctx, c.Location)
+			mustOK(t, err)
+			if _, err := f.sim.Act(ctx, stored, &occi.ActionInvocation{Action: infra.ActionStart}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mustOK(t, f.sim.PowerOff(c.Location))
+		deadline := time.Now().Add(500 * time.Millisecond)
+		for !reached() && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if !reached() {
+		t.Fatalf("no power-off event reached the store")
+	}
+	e, _ := f.store.Get(ctx, c.Location)
+	if msg, _ := e.Attributes[infra.AttrComputeMessage].(string); msg == "" {
+		t.Errorf("the event's message was not stored")
+	}
 }
 
 func TestGetReobservesWithoutWatcher(t *testing.T) {
@@ -349,6 +370,23 @@ func TestPaginationInStore(t *testing.T) {
 	}
 	_, err = f.eng.List(ctx, occi.ListQuery{Collection: "/compute/", Number: 4})
 	wantCode(t, err, occi.TooLarge, "3")
+
+	f.store.mu.Lock()
+	f.store.queries = nil
+	f.store.mu.Unlock()
+	got, err = f.eng.List(ctx, occi.ListQuery{Collection: "/resource/", Categories: []occi.CategoryID{infra.Compute}, Number: 3})
+	mustOK(t, err)
+	f.store.mu.Lock()
+	q = f.store.queries[0]
+	f.store.mu.Unlock()
+	if len(got) != 3 || q.Limit != 3 || len(q.Kinds) != 1 || q.Kinds[0] != infra.Compute {
+		t.Errorf("resources filtered by compute: got %d entities with store query %+v, want 3 from a query for computes limited to 3", len(got), q)
+	}
+	got, err = f.eng.List(ctx, occi.ListQuery{Collection: "/compute/", Categories: []occi.CategoryID{infra.Network}})
+	mustOK(t, err)
+	if got == nil || len(got) != 0 {
+		t.Errorf("computes filtered by network: got %v, want an empty list", got)
+	}
 }
 
 func TestSaveWithDelay(t *testing.T) {
@@ -480,4 +518,98 @@ func TestCancelledWaitIsUnavailable(t *testing.T) {
 	defer cancel()
 	_, err := f.eng.Update(short, c.Location, &occi.Entity{Title: "x"})
 	wantCode(t, err, occi.Unavailable)
+}
+
+func TestResolveOddPaths(t *testing.T) {
+	f := newFixture(t, 0, nil, engine.Config{})
+	for _, p := range []string{"", "compute/", "/compute/\x00", "//", "/-/x", "/compute/a/b"} {
+		_, err := f.eng.Resolve(ctx, p)
+		wantCode(t, err, occi.NotFound)
+	}
+}
+
+func TestRoundTripOfObservedValues(t *testing.T) {
+	f := newFixture(t, 0, nil, engine.Config{})
+	c := f.compute(t)
+	g, err := f.eng.Get(ctx, c.Location)
+	mustOK(t, err)
+	// Everything the server shows can be sent back unchanged.
+	out, _, err := f.eng.Put(ctx, c.Location, &occi.Entity{Kind: g.Kind, ID: g.ID, Mixins: g.Mixins, Title: "again", Attributes: g.Attributes})
+	mustOK(t, err)
+	if out.Title != "again" {
+		t.Errorf("title: got %q, want again", out.Title)
+	}
+	_, err = f.eng.Update(ctx, c.Location, &occi.Entity{Attributes: g.Attributes})
+	mustOK(t, err)
+}
+
+func BenchmarkCreateGet(b *testing.B) {
+	sim, err := simbackend.Open(simbackend.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sim.Close()
+	eng, err := engine.New(engine.Config{Store: memstore.New(), Driver: sim})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer eng.Close()
+	for b.Loop() {
+		c, err := eng.Create(ctx, "/compute/", &occi.Entity{Kind: infra.Compute, Attributes: occi.Attributes{"occi.compute.cores": int64(2)}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := eng.Get(ctx, c.Location); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestTagDependencies(t *testing.T) {
+	f := newFixture(t, 0, nil, engine.Config{})
+	base, err := f.eng.DefineMixin(ctx, &occi.Mixin{ID: occi.CategoryID{Term: "base"}})
+	mustOK(t, err)
+	sub, err := f.eng.DefineMixin(ctx, &occi.Mixin{ID: occi.CategoryID{Term: "sub"}, Depends: []occi.CategoryID{base.ID}})
+	mustOK(t, err)
+	wantCode(t, f.eng.DeleteMixin(ctx, base.ID), occi.FailedPrecondition, sub.ID.String())
+	mustOK(t, f.eng.DeleteMixin(ctx, sub.ID))
+	mustOK(t, f.eng.DeleteMixin(ctx, base.ID))
+
+	bobCtx := occi.WithIdentity(context.Background(), occi.Identity{User: "bob"})
+	other, err := f.eng.DefineMixin(bobCtx, &occi.Mixin{ID: occi.CategoryID{Term: "b"}})
+	mustOK(t, err)
+	_, err = f.eng.DefineMixin(ctx, &occi.Mixin{ID: occi.CategoryID{Term: "x"}, Depends: []occi.CategoryID{other.ID}})
+	wantCode(t, err, occi.NotFound)
+	_, err = f.eng.DefineMixin(ctx, &occi.Mixin{ID: occi.CategoryID{Term: "y"}, Depends: []occi.CategoryID{infra.SSHKey}})
+	wantCode(t, err, occi.InvalidArgument, "your own tags")
+	_, err = f.eng.DefineMixin(ctx, &occi.Mixin{ID: occi.CategoryID{Term: "z"}, Applies: []occi.CategoryID{{Scheme: "http://example.com/#", Term: "k"}}})
+	wantCode(t, err, occi.NotFound)
+	weird := occi.WithIdentity(context.Background(), occi.Identity{User: "a/b c"})
+	m, err := f.eng.DefineMixin(weird, &occi.Mixin{ID: occi.CategoryID{Term: "t"}})
+	mustOK(t, err)
+	if m.Location != "/users/a%2Fb%20c/tags/t/" {
+		t.Errorf("location for a user name with '/' and ' ': got %q, want it escaped", m.Location)
+	}
+}
+
+func TestGetDuringAction(t *testing.T) {
+	f := newFixture(t, 200*time.Millisecond, nil, engine.Config{})
+	c := f.compute(t)
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.eng.Invoke(ctx, c.Location, &occi.ActionInvocation{Action: infra.ActionStart})
+		done <- err
+	}()
+	// While the start runs, Get answers with the stored state.
+	time.Sleep(50 * time.Millisecond)
+	g, err := f.eng.Get(ctx, c.Location)
+	mustOK(t, err)
+	if stateOf(g) == infra.StateError {
+		t.Errorf("state during start: %q", stateOf(g))
+	}
+	mustOK(t, <-done)
+	g, _ = f.eng.Get(ctx, c.Location)
+	if stateOf(g) != infra.StateActive {
+		t.Errorf("state after start: got %q, want active", stateOf(g))
+	}
 }

@@ -235,6 +235,9 @@ func (e *Engine) resolveAttributes(kind occi.CategoryID, mixins []occi.CategoryI
 		}
 		d, ok := defs[k]
 		if !ok {
+			if old != nil && v != nil && sameValue(old.Attributes[k], v) {
+				continue // a value the backend reported, sent back unchanged
+			}
 			unknown = append(unknown, k)
 			continue
 		}

@@ -8,7 +8,6 @@ import (
 	"unicode"
 
 	"github.com/occid/occi"
-	"github.com/occid/occi/infra"
 	"github.com/occid/occi/store"
 )
 
@@ -280,5 +279,3 @@ func (e *Engine) DeleteMixin(ctx context.Context, id occi.CategoryID) error {
 	e.model.RemoveMixin(id)
 	return nil
 }
-
-var _ = infra.Compute

@@ -1046,7 +1046,7 @@ func (x *exchange) absolute(loc string) string {
 
 func setETag(h http.Header, e *occi.Entity) {
 	if e != nil && e.Revision > 0 {
-		h.Set("ETag", `"`+strconv.FormatInt(e.Revision, 10)+`"`)
+		h["ETag"] = []string{`"` + strconv.FormatInt(e.Revision, 10) + `"`}
 	}
 }
 
@@ -1138,7 +1138,7 @@ func (x *exchange) fail(err error) {
 func (x *exchange) failStatus(status int, code occi.Code, msg string) {
 	x.errMsg = msg
 	h := http.Header{}
-	h.Set("X-OCCI-Error", headerSafe(msg))
+	h["X-OCCI-Error"] = []string{headerSafe(msg)} // spelled as GFD.223 and the text rendering spell it
 	h.Set("Occid-Error-Code", code.String())
 	if status == http.StatusMethodNotAllowed {
 		h.Set("Allow", strings.Join(x.allow, ", "))

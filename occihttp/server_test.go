@@ -53,7 +53,16 @@ func serve(h http.Handler, method, target string, hdr http.Header, body string) 
 	}
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
-	return w.Result()
+	resp := w.Result()
+	// Header names as a client reads them off the wire: canonical.
+	canon := http.Header{}
+	for k, vs := range resp.Header {
+		for _, v := range vs {
+			canon.Add(k, v)
+		}
+	}
+	resp.Header = canon
+	return resp
 }
 
 func jsonOf(v any) string {

@@ -70,6 +70,55 @@ func testDiscovery(t *testing.T, h *harness) {
 			})
 		}
 	})
+	t.Run("attribute definitions", func(t *testing.T) {
+		for _, tc := range []struct {
+			kind     occi.CategoryID
+			name     string
+			mutable  bool
+			required bool
+		}{
+			{kCompute, "occi.compute.cores", true, false},
+			{kCompute, "occi.compute.memory", true, false},
+			{kCompute, "occi.compute.state", false, false},
+			{kCompute, "occi.compute.state.message", false, false},
+			{kStorage, "occi.storage.size", true, true},
+			{kStorage, "occi.storage.state", false, false},
+			{kStorage, "occi.storage.state.message", false, false},
+			{kNetwork, "occi.network.vlan", true, false},
+			{kNetwork, "occi.network.state", false, false},
+			{kNetwork, "occi.network.state.message", false, false},
+			{kNetIface, "occi.networkinterface.interface", false, false},
+			{kNetIface, "occi.networkinterface.state", false, false},
+			{kNetIface, "occi.networkinterface.state.message", false, false},
+			{kStorLink, "occi.storagelink.deviceid", true, false},
+			{kStorLink, "occi.storagelink.state", false, false},
+			{kStorLink, "occi.storagelink.state.message", false, false},
+		} {
+			k := findKind(d, tc.kind)
+			i := slices.IndexFunc(k.Attributes, func(a occi.AttributeDef) bool { return a.Name == tc.name })
+			if i < 0 {
+				t.Errorf("kind %s does not define %s", tc.kind.Term, tc.name)
+				continue
+			}
+			a := k.Attributes[i]
+			if a.Mutable != tc.mutable || a.Required != tc.required {
+				t.Errorf("%s: got mutable=%v required=%v, want %v and %v", tc.name, a.Mutable, a.Required, tc.mutable, tc.required)
+			}
+			if strings.HasSuffix(tc.name, ".state") && len(a.Enum) > 0 && !slices.Contains(a.Enum, "error") {
+				t.Errorf("%s allows %v, want the 1.2 error state among them", tc.name, a.Enum)
+			}
+		}
+		for _, tc := range []struct {
+			mixin occi.CategoryID
+			name  string
+		}{{mSSHKey, "occi.credentials.ssh.publickey"}, {mUserData, "occi.compute.userdata"}} {
+			m := findMixin(d, tc.mixin)
+			i := slices.IndexFunc(m.Attributes, func(a occi.AttributeDef) bool { return a.Name == tc.name })
+			if i < 0 || !m.Attributes[i].Required {
+				t.Errorf("mixin %s: %s missing or not required", tc.mixin.Term, tc.name)
+			}
+		}
+	})
 	t.Run("kind actions exist", func(t *testing.T) {
 		for _, tc := range []struct {
 			kind    occi.CategoryID
@@ -297,6 +346,7 @@ func testCreate(t *testing.T, h *harness) {
 		{"missing storage size", "/storage/", &occi.Entity{Kind: kStorage}, occi.InvalidArgument, []string{"occi.storage.size"}},
 		{"missing ssh key", "/compute/", compute(mSSHKey), occi.InvalidArgument, []string{"occi.credentials.ssh.publickey"}},
 		{"missing user data", "/compute/", compute(mUserData), occi.InvalidArgument, []string{"occi.compute.userdata"}},
+		{"ssh key on storage", "/storage/", &occi.Entity{Kind: kStorage, Mixins: []occi.CategoryID{mSSHKey}, Attributes: occi.Attributes{"occi.storage.size": 1.0, "occi.credentials.ssh.publickey": "k"}}, occi.InvalidArgument, []string{mSSHKey.String()}},
 		{"two os templates", "/compute/", compute(os[0].ID, os[1].ID), occi.InvalidArgument, []string{os[0].ID.String(), os[1].ID.String()}},
 		{"source on a resource", "/compute/", &occi.Entity{Kind: kCompute, Target: "http://example.com/"}, occi.InvalidArgument, []string{"source"}},
 		{"bad id", "/compute/", &occi.Entity{Kind: kCompute, ID: "a b"}, occi.InvalidArgument, []string{"a b"}},
@@ -661,6 +711,11 @@ func testLinks(t *testing.T, h *harness) {
 				t.Errorf("Get %s: target %s (%s), want %s (%s)", l.Location, g.Target, g.TargetKind, l.Target, l.TargetKind)
 			}
 		}
+		for _, l := range c.Links {
+			if st := state(l); st != "inactive" && st != "active" {
+				t.Errorf("state of the new link %s: got %q, want inactive or active", l.Location, st)
+			}
+		}
 		if kinds[kNetIface] != 2 || kinds[kStorLink] != 1 {
 			t.Errorf("link kinds: got %v, want 2 networkinterface (one inferred from its target) and 1 storagelink", kinds)
 		}
@@ -739,6 +794,9 @@ func testLinks(t *testing.T, h *harness) {
 		{"interface to storage", "/networkinterface/", &occi.Entity{Kind: kNetIface, Source: c.Location, Target: s.Location}, occi.InvalidArgument},
 		{"storage link to network", "/storagelink/", &occi.Entity{Kind: kStorLink, Source: c.Location, Target: n.Location}, occi.InvalidArgument},
 		{"interface from network", "/networkinterface/", &occi.Entity{Kind: kNetIface, Source: n.Location, Target: n.Location}, occi.InvalidArgument},
+		{"bad mac", "/networkinterface/", &occi.Entity{Kind: kNetIface, Source: c.Location, Target: n.Location, Attributes: occi.Attributes{"occi.networkinterface.mac": "02:00:zz:00:00:01"}}, occi.InvalidArgument},
+		{"server-owned interface name", "/networkinterface/", &occi.Entity{Kind: kNetIface, Source: c.Location, Target: n.Location, Attributes: occi.Attributes{"occi.networkinterface.interface": "eth7"}}, occi.PermissionDenied},
+		{"bad interface address", "/networkinterface/", &occi.Entity{Kind: kNetIface, Source: c.Location, Target: n.Location, Mixins: []occi.CategoryID{mIPIface}, Attributes: occi.Attributes{"occi.networkinterface.address": "10.0.0.300"}}, occi.InvalidArgument},
 		{"target kind mismatch", "/networkinterface/", &occi.Entity{Kind: kNetIface, Source: c.Location, Target: n.Location, TargetKind: kStorage}, occi.InvalidArgument},
 		{"inline link with other source", "/compute/", &occi.Entity{Kind: kCompute, Links: []*occi.Entity{{Kind: kNetIface, Source: c.Location, Target: n.Location}}}, occi.InvalidArgument},
 		{"inline resource kind", "/compute/", &occi.Entity{Kind: kCompute, Links: []*occi.Entity{{Kind: kStorage, Target: n.Location}}}, occi.InvalidArgument},

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -391,7 +392,45 @@ func testSave(t *testing.T, h *harness) {
 		wantCode(t, err, occi.NotFound)
 	})
 	t.Run("deferred", func(t *testing.T) {
+		// Watch the compute while the save runs: whatever state message is
+		// seen must tell the save chain, and the state must never be error.
+		var mu sync.Mutex
+		var seen []string
+		stop := make(chan struct{})
+		watched := make(chan struct{})
+		go func() {
+			defer close(watched)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if g, err := svc.Get(ctx, c.Location); err == nil {
+					mu.Lock()
+					if m, _ := g.Attributes["occi.compute.state.message"].(string); m != "" {
+						seen = append(seen, m)
+					}
+					if state(g) == "error" {
+						seen = append(seen, "ERROR STATE")
+					}
+					mu.Unlock()
+				}
+				time.Sleep(2 * time.Millisecond)
+			}
+		}()
 		res := invoke(t, svc, ctx, c.Location, aSave, occi.Attributes{"method": "deferred"})
+		close(stop)
+		<-watched
+		mu.Lock()
+		t.Logf("%d state messages seen during the deferred save", len(seen))
+		for _, m := range seen {
+			if !strings.Contains(strings.ToLower(m), "save") {
+				t.Errorf("state message during a deferred save: %q, want it to tell the save chain", m)
+				break
+			}
+		}
+		mu.Unlock()
 		if res.Mixin == nil || res.Mixin.Title == "" {
 			t.Fatalf("save returned %+v, want a mixin with a generated title", res.Mixin)
 		}
@@ -606,6 +645,21 @@ func testTenancy(t *testing.T, h *harness) {
 		}},
 		{"inline link to", func() error {
 			_, err := svc.Create(b, "/compute/", &occi.Entity{Kind: kCompute, Links: []*occi.Entity{{Kind: kNetIface, Target: n.Location}}})
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { wantCode(t, tc.f(), occi.NotFound) })
+	}
+	tag := must(svc.DefineMixin(alice(), h.tag(t, svc, "alice", "private")))(t)
+	for _, tc := range []struct {
+		name string
+		f    func() error
+	}{
+		{"create with the tag", func() error { _, err := svc.Create(b, "/compute/", compute(tag.ID)); return err }},
+		{"list the tag", func() error { _, err := svc.List(b, occi.ListQuery{Collection: tag.Location}); return err }},
+		{"delete the tag", func() error { return svc.DeleteMixin(b, tag.ID) }},
+		{"filter by the tag", func() error {
+			_, err := svc.List(b, occi.ListQuery{Collection: "/compute/", Categories: []occi.CategoryID{tag.ID}})
 			return err
 		}},
 	} {

@@ -24,6 +24,23 @@ func AbsoluteURL(base, loc string) string {
 	return base + loc
 }
 
+// AppendAbsoluteURL appends AbsoluteURL(base, loc) to b without
+// allocating.
+func AppendAbsoluteURL(b []byte, base, loc string) []byte {
+	if loc == "" {
+		return b
+	}
+	if HasScheme(loc) {
+		return append(b, loc...)
+	}
+	base = strings.TrimSuffix(base, "/")
+	b = append(b, base...)
+	if loc[0] != '/' {
+		b = append(b, '/')
+	}
+	return append(b, loc...)
+}
+
 // HasScheme reports whether s starts with an RFC 3986 scheme followed by
 // ':' (and so is an absolute URI rather than a path).
 func HasScheme(s string) bool {
@@ -137,7 +154,7 @@ func defaultPort(scheme, port string) string {
 
 func stripQuery(s string) string {
 	if i := strings.IndexAny(s, "?#"); i >= 0 {
-		return s[:i]
+		return strings.TrimSpace(s[:i])
 	}
 	return s
 }

@@ -2,7 +2,12 @@
 // negotiator that picks one. Each media-type family lives in a subpackage
 // (occitext for text/plain and text/occi, occijson for application/occi+json,
 // urilist for text/uri-list). Handlers never read Accept or Content-Type
-// themselves: they ask Negotiate.
+// themselves: they ask a Negotiator. The usual order is
+//
+//	render.NewNegotiator(occitext.Plain(), occitext.Headers(), occijson.New(), urilist.New())
+//
+// which makes text/plain the default (GFD.185 behaviour). docs/renderings.md
+// records the choices made where the specifications are silent.
 package render
 
 import (
@@ -13,10 +18,10 @@ import (
 )
 
 // Writer is where a codec writes one response. A codec sets every header it
-// needs on Header before it writes the first byte of Body (text/occi puts
-// the whole rendering in Header and writes "OK"). Base is the absolute URL
-// prefix, without a trailing slash (e.g. "http://127.0.0.1:8080"), that
-// makes a location path absolute.
+// needs on Header, Content-Type included, before it writes the first byte
+// of Body (text/occi puts the whole rendering in Header and writes "OK").
+// Base is the absolute URL prefix, without a trailing slash (e.g.
+// "http://127.0.0.1:8080"), that makes a location path absolute.
 type Writer struct {
 	Header http.Header
 	Body   io.Writer

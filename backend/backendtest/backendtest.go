@@ -7,7 +7,15 @@
 // Only what Capabilities advertises is tested, and everything advertised is:
 // each advertised kind goes through its life, each advertised action is
 // invoked at least once (an Unimplemented answer fails the suite), each save
-// method produces a template that a new compute boots from. Cases are bounded
+// method produces a template that a new compute boots from. Several cases
+// delete computes that are running: Delete must work in every state. The
+// suite also checks what it can see of the disk through Harness.DiskProbe
+// (boots, resumes that are not boots, saved disks carried over), that
+// refused actions are FailedPrecondition and change nothing, that deleted
+// objects are reported Gone or NotFound and leave nothing behind, that a
+// cancelled context ends a call promptly, that changes made behind the
+// driver's back show in Observe and Watch, and that a reopened driver finds
+// everything again. Cases are bounded
 // for real virtual machines (see Harness.Timeout and Harness.BootWait) and
 // instant with the simulator.
 package backendtest

@@ -179,7 +179,6 @@ func (s *suite) testComputeRefused(t *testing.T, e *env) {
 	if e.hasAction(actStart) {
 		e.mustAct(t, c, actStart, "active")
 		t.Run("active/start", func(t *testing.T) { e.refuse(t, c, actStart) })
-		e.stopCompute(t, c)
 	}
 	e.del(t, c)
 }
@@ -405,12 +404,10 @@ func (s *suite) testSave(t *testing.T, e *env, method string) {
 	if e.observe(t, b).State != "active" {
 		e.mustAct(t, b, actStart, "active")
 	}
-	e.stopCompute(t, b)
 	e.del(t, b)
 	if got := e.observe(t, c).State; got != "active" {
 		t.Errorf("source %s after the save: got state %q, want active", c.Location, got)
 	}
-	e.stopCompute(t, c)
 	e.del(t, c)
 }
 
@@ -575,7 +572,6 @@ func (s *suite) testCancelBefore(t *testing.T, e *env) {
 			}
 		})
 	}
-	e.stopCompute(t, c)
 	e.del(t, c)
 }
 
@@ -610,7 +606,6 @@ func (s *suite) testCancelDuring(t *testing.T, e *env) {
 	} else {
 		e.mustAct(t, c, actStart, "active")
 	}
-	e.stopCompute(t, c)
 	e.del(t, c)
 }
 
@@ -660,7 +655,6 @@ func (s *suite) testOutOfBand(t *testing.T, e *env) {
 		}
 	}
 	e.mustAct(t, c, actStart, "active")
-	e.stopCompute(t, c)
 	e.del(t, c)
 }
 

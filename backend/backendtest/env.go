@@ -592,10 +592,17 @@ func (e *env) checkDisk(r reporter, ent *occi.Entity) {
 		}
 		time.Sleep(pause)
 	}
-	if err != nil {
-		r.Fatalf("DiskProbe(%s): %v after %v, want boot counter %d", ent.Location, err, wait, want)
+	ctx, cancel := e.ctx()
+	defer cancel()
+	obs, oerr := e.driver().Observe(ctx, ent)
+	now := fmt.Sprintf("state %q, message %q", obs.State, obs.Message)
+	if oerr != nil {
+		now = "Observe: " + oerr.Error()
 	}
-	r.Fatalf("DiskProbe(%s): got boot counter %d after %v, want %d", ent.Location, got, wait, want)
+	if err != nil {
+		r.Fatalf("DiskProbe(%s): %v after %v, want boot counter %d (%s)", ent.Location, err, wait, want, now)
+	}
+	r.Fatalf("DiskProbe(%s): got boot counter %d after %v, want %d (%s)", ent.Location, got, wait, want, now)
 }
 
 // gone checks that ent no longer exists: Observe reports Gone or NotFound.

@@ -112,7 +112,9 @@ var bootsRE = regexp.MustCompile(`TINYOS: disk mounted, boots=(\d+)`)
 func waitBooted(t *testing.T, ctx context.Context, d *Driver, e *occi.Entity, n int) int {
 	t.Helper()
 	start := time.Now()
-	defer func() { t.Logf("guest %s booted (%d) after %v", e.BackendRef, n, time.Since(start).Round(time.Millisecond)) }()
+	defer func() {
+		t.Logf("guest %s booted (%d) after %v", e.BackendRef, n, time.Since(start).Round(time.Millisecond))
+	}()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		out, err := d.ConsoleOutput(ctx, e)

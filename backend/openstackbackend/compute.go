@@ -422,12 +422,14 @@ func (d *Driver) actServer(ctx context.Context, c *clients, e *occi.Entity, inv 
 	var call func() error
 	var target []string
 	what := ""
+	state := serverObservation(s).State
+	refuse := func(verb string) (backend.Observation, error) {
+		return backend.Observation{}, occi.Errorf(occi.FailedPrecondition, "cannot %s %s: it is %s (Nova status %s)", verb, e.Location, state, s.Status)
+	}
 	switch inv.Action {
 	case actionStart:
 		target = []string{vmActive}
 		switch vm {
-		case vmActive:
-			return serverObservation(s), nil
 		case vmSuspended:
 			what, call = "resume", func() error { return servers.Resume(ctx, c.compute, id).ExtractErr() }
 		case vmPaused:
@@ -435,40 +437,43 @@ func (d *Driver) actServer(ctx context.Context, c *clients, e *occi.Entity, inv 
 		case vmShelved, vmShelvedOffloaded:
 			what, call = "unshelve", func() error { return servers.Unshelve(ctx, c.compute, id, nil).ExtractErr() }
 		default:
+			if state == stateActive {
+				return refuse("start")
+			}
 			what, call = "start", func() error { return servers.Start(ctx, c.compute, id).ExtractErr() }
 		}
 	case actionStop:
 		// Nova's stop is graceful (ACPI) and powers off when the guest does
 		// not stop in time, so graceful, acpioff and poweroff all map to it.
 		target = []string{vmStopped}
-		if vm == vmStopped {
-			return serverObservation(s), nil
+		if state == stateInactive {
+			return refuse("stop")
 		}
 		what, call = "stop", func() error { return servers.Stop(ctx, c.compute, id).ExtractErr() }
 	case actionRestart:
 		target = []string{vmActive}
+		if state != stateActive {
+			return refuse("restart")
+		}
 		how := servers.SoftReboot
-		if method == restartCold || vm != vmActive {
+		if method == restartCold {
 			how = servers.HardReboot
 		}
 		what, call = "reboot ("+strings.ToLower(string(how))+")", func() error {
 			return servers.Reboot(ctx, c.compute, id, servers.RebootOpts{Type: how}).ExtractErr()
 		}
 	case actionSuspend:
+		if state != stateActive {
+			return refuse("suspend")
+		}
 		switch method {
 		case suspendHibernate:
 			// Hibernation frees the host: Nova shelves the server (a
 			// snapshot plus power-off); start unshelves it.
 			target = []string{vmShelved, vmShelvedOffloaded}
-			if vm == vmShelved || vm == vmShelvedOffloaded {
-				return serverObservation(s), nil
-			}
 			what, call = "shelve", func() error { return servers.Shelve(ctx, c.compute, id).ExtractErr() }
 		default:
 			target = []string{vmSuspended}
-			if vm == vmSuspended || vm == vmPaused {
-				return serverObservation(s), nil
-			}
 			what, call = "suspend", func() error { return servers.Suspend(ctx, c.compute, id).ExtractErr() }
 		}
 	default:

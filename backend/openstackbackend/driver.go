@@ -43,7 +43,7 @@ type Driver struct {
 	auth       authConfig
 	httpClient http.Client
 	svc        *clients // the service account's clients; nil in token-only mode
-	caps       backend.Capabilities
+	caps       caps
 
 	mu           sync.Mutex
 	tokens       map[[sha256.Size]byte]tokenEntry
@@ -105,7 +105,7 @@ func Open(ctx context.Context, opts Options) (*Driver, error) {
 	}
 	hasVolume = hasVolume && !opts.DisableVolumes
 	hasNetwork = hasNetwork && !opts.DisableNetworks
-	d.caps = capabilities(hasVolume, hasNetwork)
+	d.caps = caps(capabilities(hasVolume, hasNetwork))
 	return d, nil
 }
 
@@ -240,7 +240,7 @@ func stripCredentials(ao gophercloud.AuthOptions) gophercloud.AuthOptions {
 // networkinterface, up, down, ipnetwork and ipnetworkinterface when Neutron
 // is offered.
 func (d *Driver) Capabilities() backend.Capabilities {
-	c := d.caps
+	c := backend.Capabilities(d.caps)
 	c.Kinds = slices.Clone(c.Kinds)
 	c.Actions = slices.Clone(c.Actions)
 	c.Mixins = slices.Clone(c.Mixins)
@@ -386,3 +386,8 @@ func (d *Driver) ErrorCode(err error) occi.Code {
 }
 
 var errAlreadyGone = errors.New("already gone")
+
+// caps are the fixed capabilities of an open driver.
+type caps backend.Capabilities
+
+func (c caps) hasKind(k occi.CategoryID) bool { return slices.Contains(c.Kinds, k) }

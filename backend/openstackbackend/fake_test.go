@@ -1,6 +1,7 @@
 package openstackbackend
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -162,6 +163,12 @@ func (f *fakeCloud) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
+	case p == "/image" || p == "/image/":
+		writeJSON(w, 300, map[string]any{"versions": []any{map[string]any{"id": "v2.15", "status": "CURRENT",
+			"links": []any{map[string]any{"rel": "self", "href": f.srv.URL + "/image/v2/"}}}}})
+	case p == "/network" || p == "/network/":
+		writeJSON(w, 200, map[string]any{"versions": []any{map[string]any{"id": "v2.0", "status": "CURRENT",
+			"links": []any{map[string]any{"rel": "self", "href": f.srv.URL + "/network/v2.0/"}}}}})
 	case strings.HasPrefix(p, "/compute/v2.1"):
 		f.nova(w, r, strings.TrimPrefix(p, "/compute/v2.1"), body)
 	case strings.HasPrefix(p, "/image"):
@@ -262,10 +269,27 @@ func (f *fakeCloud) flavorByID(id string) map[string]any {
 }
 
 func (f *fakeCloud) nova(w http.ResponseWriter, r *http.Request, p string, body map[string]any) {
+	if mv := r.Header.Get("X-OpenStack-Nova-API-Version"); mv != "" {
+		w.Header().Set("X-OpenStack-Nova-API-Version", mv)
+	}
 	parts := strings.Split(strings.Trim(p, "/"), "/")
 	switch {
 	case p == "" || p == "/":
 		writeJSON(w, 200, map[string]any{"version": map[string]any{"id": "v2.1", "status": "CURRENT", "version": "2.93", "min_version": "2.1"}})
+	case p == "/servers/detail" && r.Method == "GET":
+		out := []any{}
+		for _, sv := range f.servers {
+			if sv.vm != "deleted" {
+				out = append(out, f.serverJSON(sv, false))
+			}
+		}
+		writeJSON(w, 200, map[string]any{"servers": out})
+	case p == "/os-keypairs" && r.Method == "GET":
+		out := []any{}
+		for name, key := range f.keypairs {
+			out = append(out, map[string]any{"keypair": map[string]any{"name": name, "public_key": key}})
+		}
+		writeJSON(w, 200, map[string]any{"keypairs": out})
 	case p == "/flavors/detail":
 		writeJSON(w, 200, map[string]any{"flavors": f.flavors})
 	case p == "/os-keypairs" && r.Method == "POST":
@@ -345,6 +369,17 @@ func (f *fakeCloud) nova(w http.ResponseWriter, r *http.Request, p string, body 
 			writeJSON(w, 200, map[string]any{"server": f.serverJSON(s, true)})
 		case "DELETE":
 			s.vm, s.task, s.pending = "deleted", "deleting", f.steps
+			for vid, sid := range f.attach {
+				if sid == parts[1] {
+					delete(f.attach, vid)
+					f.volumes[vid]["status"] = "available"
+				}
+			}
+			for _, port := range f.ports {
+				if port["device_id"] == parts[1] {
+					port["device_id"], port["status"] = "", "DOWN"
+				}
+			}
 			w.WriteHeader(204)
 		case "PUT":
 			sb, _ := body["server"].(map[string]any)
@@ -431,16 +466,8 @@ func (f *fakeCloud) nova(w http.ResponseWriter, r *http.Request, p string, body 
 			f.images[id] = img
 			vm, power := s.vm, s.power
 			f.transition(s, action, "image_snapshot", vm, power)
-			then := s.then
-			s.then = func() {
-				then()
-				if f.failAction["upload"] != "" {
-					img["status"] = "killed"
-				} else {
-					img["status"] = "active"
-				}
-			}
 			img["status"] = "saving"
+			img["pending"] = f.steps
 			writeJSON(w, 202, map[string]any{"image_id": id})
 			return
 		case "os-getConsoleOutput":
@@ -511,14 +538,34 @@ func (f *fakeCloud) nova(w http.ResponseWriter, r *http.Request, p string, body 
 	}
 }
 
+// advanceImage moves a saving image one read closer to active (or killed).
+func (f *fakeCloud) advanceImage(img map[string]any) map[string]any {
+	if n, _ := img["pending"].(int); n > 0 {
+		img["pending"] = n - 1
+		if n == 1 {
+			img["status"] = "active"
+			if f.failAction["upload"] != "" {
+				img["status"] = "killed"
+			}
+		}
+	}
+	out := map[string]any{}
+	for k, v := range img {
+		if k != "pending" {
+			out[k] = v
+		}
+	}
+	return out
+}
+
 func (f *fakeCloud) glance(w http.ResponseWriter, r *http.Request, p string) {
 	switch {
 	case p == "/v2/images" && r.Method == "GET":
 		name := r.URL.Query().Get("name")
-		var out []any
+		out := []any{}
 		for _, img := range f.images {
 			if name == "" || img["name"] == name {
-				out = append(out, img)
+				out = append(out, f.advanceImage(img))
 			}
 		}
 		writeJSON(w, 200, map[string]any{"images": out})
@@ -535,7 +582,7 @@ func (f *fakeCloud) glance(w http.ResponseWriter, r *http.Request, p string) {
 			w.WriteHeader(204)
 			return
 		}
-		writeJSON(w, 200, img)
+		writeJSON(w, 200, f.advanceImage(img))
 	default:
 		http.NotFound(w, r)
 	}
@@ -544,6 +591,12 @@ func (f *fakeCloud) glance(w http.ResponseWriter, r *http.Request, p string) {
 func (f *fakeCloud) cinder(w http.ResponseWriter, r *http.Request, p string, body map[string]any) {
 	parts := strings.Split(strings.Trim(p, "/"), "/")
 	switch {
+	case p == "/volumes/detail" && r.Method == "GET":
+		out := []any{}
+		for _, v := range f.volumes {
+			out = append(out, v)
+		}
+		writeJSON(w, 200, map[string]any{"volumes": out})
 	case p == "/volumes" && r.Method == "POST":
 		vb, _ := body["volume"].(map[string]any)
 		id := f.newID("7c")
@@ -628,7 +681,7 @@ func (f *fakeCloud) neutron(w http.ResponseWriter, r *http.Request, p string, bo
 	single := strings.TrimSuffix(coll, "s")
 	switch {
 	case coll == "extensions":
-		var exts []any
+		exts := []any{}
 		if f.netExts {
 			exts = append(exts, map[string]any{"alias": "provider", "name": "Provider Network", "description": "Expose mapping of virtual networks to physical networks", "updated": "2012-09-07T10:00:00-00:00", "links": []any{}})
 		}
@@ -636,7 +689,7 @@ func (f *fakeCloud) neutron(w http.ResponseWriter, r *http.Request, p string, bo
 	case store == nil:
 		neutronError(w, 404, "HTTPNotFound", "no route")
 	case len(parts) == 1 && r.Method == "GET":
-		var out []any
+		out := []any{}
 		for _, o := range store {
 			if nid := r.URL.Query().Get("network_id"); nid != "" && o["network_id"] != nid {
 				continue
@@ -658,6 +711,9 @@ func (f *fakeCloud) neutron(w http.ResponseWriter, r *http.Request, p string, bo
 				return
 			}
 			o["status"] = "ACTIVE"
+			if up, ok := ob["admin_state_up"].(bool); ok && !up {
+				o["status"] = "DOWN"
+			}
 			o["subnets"] = []any{}
 		case "subnets":
 			if _, ok := f.networks[fmt.Sprint(ob["network_id"])]; !ok {
@@ -748,4 +804,30 @@ func (f *fakeCloud) neutron(w http.ResponseWriter, r *http.Request, p string, bo
 	default:
 		neutronError(w, 404, "HTTPNotFound", "no route")
 	}
+}
+
+// openFake opens a driver with the service account of the fake cloud.
+func openFake(t *testing.T, f *fakeCloud, o Options) *Driver {
+	t.Helper()
+	for _, k := range []string{"OS_CLOUD", "OS_PROJECT_ID", "OS_TOKEN", "OS_USER_ID", "OS_CACERT", "OS_INSECURE", "OS_INTERFACE", "OS_REGION_NAME"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("OS_AUTH_URL", f.authURL())
+	t.Setenv("OS_USERNAME", "alice")
+	t.Setenv("OS_PASSWORD", "secret")
+	t.Setenv("OS_PROJECT_NAME", "alice-project")
+	t.Setenv("OS_USER_DOMAIN_NAME", "Default")
+	t.Setenv("OS_PROJECT_DOMAIN_NAME", "Default")
+	if o.PollInterval == 0 {
+		o.PollInterval = time.Millisecond
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 10 * time.Second
+	}
+	d, err := Open(context.Background(), o)
+	if err != nil {
+		t.Fatalf("Open against the fake cloud: %v", err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
 }

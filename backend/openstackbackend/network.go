@@ -16,6 +16,10 @@ import (
 	"github.com/occid/occi/backend"
 )
 
+// occiDescriptionPrefix starts the description of the networks occid
+// makes, followed by the entity's location.
+const occiDescriptionPrefix = "occi:"
+
 func (d *Driver) needNetwork(c *clients) error {
 	if c.network == nil || d.opts.DisableNetworks {
 		return occi.Errorf(occi.Unimplemented, "this cloud offers no networking (Neutron) to this project")
@@ -25,7 +29,11 @@ func (d *Driver) needNetwork(c *clients) error {
 
 // neutronNetwork is a Neutron network with the provider extension's VLAN.
 type neutronNetwork struct {
-	networks.Network
+	ID             string `json:"id"`
+	Name           string `json:"name"`
+	Description    string `json:"description"`
+	Status         string `json:"status"`
+	AdminStateUp   bool   `json:"admin_state_up"`
 	NetworkType    string `json:"provider:network_type"`
 	SegmentationID any    `json:"provider:segmentation_id"`
 }
@@ -66,13 +74,11 @@ func networkState(status string) (string, string) {
 }
 
 func (d *Driver) getNetwork(ctx context.Context, c *clients, id string) (*neutronNetwork, error) {
-	var n struct {
-		Network neutronNetwork `json:"network"`
-	}
+	var n neutronNetwork
 	if err := networks.Get(ctx, c.network, id).ExtractInto(&n); err != nil {
 		return nil, err
 	}
-	return &n.Network, nil
+	return &n, nil
 }
 
 func (d *Driver) networkSubnet(ctx context.Context, c *clients, networkID string) (*subnets.Subnet, error) {
@@ -114,7 +120,8 @@ func (d *Driver) networkObservation(ctx context.Context, c *clients, n *neutronN
 	return o, nil
 }
 
-// createNetwork makes a Neutron network (with a provider VLAN when
+// createNetwork makes a Neutron network, administratively down as OCCI's
+// initial inactive state asks (with a provider VLAN when
 // occi.network.vlan is set, which needs an admin role) and, when the
 // ipnetwork attributes are given, a subnet: occi.network.address is its
 // CIDR, occi.network.gateway its gateway and allocation dynamic turns DHCP
@@ -145,21 +152,20 @@ func (d *Driver) createNetwork(ctx context.Context, c *clients, req backend.Crea
 	if name == "" {
 		name = "occi-" + e.ID
 	}
-	up := true
-	opts := networkCreate{CreateOpts: networks.CreateOpts{Name: name, Description: e.Summary, AdminStateUp: &up}}
+	// OCCI networks start inactive and come up with the up action: the
+	// Neutron network starts with admin_state_up false.
+	up := false
+	opts := networkCreate{CreateOpts: networks.CreateOpts{Name: name, Description: occiDescriptionPrefix + e.Location, AdminStateUp: &up}}
 	if v, ok := attrNumber(e.Attributes, attrVLAN); ok {
 		if v < 1 || v > 4094 {
 			return backend.Observation{}, occi.Errorf(occi.InvalidArgument, "%s %v is not a VLAN id from 1 to 4094", attrVLAN, v)
 		}
 		opts.vlan = int64(v)
 	}
-	var created struct {
-		Network neutronNetwork `json:"network"`
-	}
-	if err := networks.Create(ctx, c.network, opts).ExtractInto(&created); err != nil {
+	n := &neutronNetwork{}
+	if err := networks.Create(ctx, c.network, opts).ExtractInto(n); err != nil {
 		return backend.Observation{}, d.wrap(err, "neutron", "create network")
 	}
-	n := &created.Network
 	if addr != "" {
 		dhcp := attrString(e.Attributes, attrNetAllocation) != allocationStatic
 		so := subnets.CreateOpts{NetworkID: n.ID, CIDR: prefix.String(), Name: name, EnableDHCP: &dhcp, IPVersion: gophercloud.IPv4}
@@ -279,11 +285,18 @@ func (d *Driver) actNetwork(ctx context.Context, c *clients, e *occi.Entity, inv
 		return backend.Observation{}, occi.Errorf(occi.Unimplemented, "action %s is not supported on network", inv.Action)
 	}
 	id := e.BackendRef
+	cur, err := d.getNetwork(ctx, c, id)
+	if err != nil {
+		return backend.Observation{}, d.wrap(err, "neutron", "read network "+id)
+	}
+	if strings.EqualFold(cur.Status, want) {
+		return backend.Observation{}, occi.Errorf(occi.FailedPrecondition, "network %s is already %s", e.Location, strings.ToLower(want))
+	}
 	if _, err := networks.Update(ctx, c.network, id, networks.UpdateOpts{AdminStateUp: &up}).Extract(); err != nil {
 		return backend.Observation{}, d.wrap(err, "neutron", fmt.Sprintf("set network %s admin_state_up=%v", id, up))
 	}
 	var last *neutronNetwork
-	err := d.poll(ctx, "neutron network "+id, func() (bool, string, error) {
+	err = d.poll(ctx, "neutron network "+id, func() (bool, string, error) {
 		n, err := d.getNetwork(ctx, c, id)
 		if err != nil {
 			return false, "", d.wrap(err, "neutron", "read network "+id)
@@ -371,10 +384,12 @@ func (d *Driver) observePort(ctx context.Context, c *clients, ref string) (backe
 		attrIfaceMAC:  p.MACAddress,
 		attrIfaceName: "tap" + portID[:min(11, len(portID))],
 	}}
-	o.State, o.Message = networkState(p.Status)
 	if p.DeviceID != server {
-		o.State, o.Message = stateInactive, "detached"
+		// The interface is the port's binding to the server: unbound (the
+		// server was deleted or the port detached), the link is gone.
+		return backend.Observation{Ref: ref, Gone: true}, nil
 	}
+	o.State, o.Message = networkState(p.Status)
 	if len(p.FixedIPs) > 0 {
 		o.Attributes[attrIfaceAddress] = p.FixedIPs[0].IPAddress
 		if sn, err := subnets.Get(ctx, c.network, p.FixedIPs[0].SubnetID).Extract(); err == nil {

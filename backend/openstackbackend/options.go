@@ -219,6 +219,9 @@ func authFromEnv(tokenOnly bool) (gophercloud.AuthOptions, gophercloud.EndpointO
 			return ao, eo, nil, fmt.Errorf("OS_PASSWORD (or OS_APPLICATION_CREDENTIAL_SECRET) is not set")
 		}
 	}
+	if ao.Username != "" && ao.DomainName == "" && ao.DomainID == "" {
+		ao.DomainID = "default" // as the OpenStack clients assume
+	}
 	if ao.ApplicationCredentialID == "" {
 		if p := env("OS_PROJECT_ID", "OS_TENANT_ID"); p != "" {
 			ao.Scope = &gophercloud.AuthScope{ProjectID: p}

@@ -340,4 +340,3 @@ func (d *Driver) detachVolume(ctx context.Context, c *clients, e *occi.Entity) e
 		return false, "still attached", err
 	})
 }
-

@@ -252,7 +252,9 @@ func (d *Driver) pickImage(ctx context.Context, c *clients, template string) (st
 		return id, err
 	}
 	if d.opts.DefaultImage != "" {
-		id, ok, err := find(func(i namedImage) bool { return i.image.Name == d.opts.DefaultImage || i.image.ID == d.opts.DefaultImage })
+		id, ok, err := find(func(i namedImage) bool {
+			return i.image.Name == d.opts.DefaultImage || i.image.ID == d.opts.DefaultImage
+		})
 		if !ok && err == nil {
 			err = occi.Errorf(occi.FailedPrecondition, "the default image %q is not visible to this project", d.opts.DefaultImage)
 		}

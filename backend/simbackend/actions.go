@@ -2,7 +2,6 @@ package simbackend
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -115,7 +114,7 @@ func (d *Driver) Act(ctx context.Context, e *occi.Entity, inv *occi.ActionInvoca
 		o.State, o.Message = "error", fmt.Sprintf("%s failed: %v", term, ferr)
 		perr := d.persistLocked()
 		d.mu.Unlock()
-		return backend.Observation{}, errors.Join(ferr, perr)
+		return backend.Observation{}, both(ferr, perr)
 	}
 	before := *o
 	o.Busy, o.Message = term, st.during
@@ -245,7 +244,7 @@ func (d *Driver) Save(ctx context.Context, req backend.SaveRequest, progress bac
 		if restart {
 			o.Boots++
 		}
-		return backend.Template{}, errors.Join(err, d.persistLocked())
+		return backend.Template{}, both(err, d.persistLocked())
 	}
 	if err := d.sleep(ctx, d.opts.Delay); err != nil {
 		return fail(false, err)
@@ -280,7 +279,7 @@ func (d *Driver) Save(ctx context.Context, req backend.SaveRequest, progress bac
 	if _, p := findProvider(name); p || d.findSavedLocked(name) != nil {
 		o.Busy, o.Message, o.State = "", "", "active"
 		o.Boots++
-		return backend.Template{}, errors.Join(errorf(ErrExists, "a template named %s already exists", name), d.persistLocked())
+		return backend.Template{}, both(errorf(ErrExists, "a template named %s already exists", name), d.persistLocked())
 	}
 	o.Busy, o.Message, o.State = "", "", "active"
 	o.Boots++

@@ -62,3 +62,12 @@ func (d *Driver) ErrorCode(err error) occi.Code {
 	}
 	return occi.ErrorCode(err)
 }
+
+// both returns err, joined with also when also is not nil (a state file
+// that could not be written while reporting another failure).
+func both(err, also error) error {
+	if also == nil {
+		return err
+	}
+	return errors.Join(err, also)
+}

@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/occid/occi"
 )
 
 const stateFile = "state.json"
@@ -36,6 +38,26 @@ func load(dir string) (*state, error) {
 	}
 	if st.Objects == nil {
 		st.Objects = map[string]*object{}
+	}
+	corrupt := func(format string, args ...any) error {
+		return fmt.Errorf("simbackend: state file %s is corrupt: %s", filepath.Join(dir, stateFile), fmt.Sprintf(format, args...))
+	}
+	locs := map[string]bool{}
+	for ref, o := range st.Objects {
+		switch {
+		case o == nil:
+			return nil, corrupt("object %q is null", ref)
+		case o.Location == "" || locs[o.Location]:
+			return nil, corrupt("object %q has an empty or duplicate location %q", ref, o.Location)
+		}
+		locs[o.Location] = true
+	}
+	names := map[string]bool{}
+	for i, t := range st.Templates {
+		if t == nil || !occi.ValidTerm(t.Name) || names[t.Name] {
+			return nil, corrupt("template %d is null, unnamed or named twice", i)
+		}
+		names[t.Name] = true
 	}
 	return st, nil
 }

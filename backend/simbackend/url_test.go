@@ -1,6 +1,9 @@
 package simbackend
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -80,6 +83,34 @@ func FuzzParseURL(f *testing.F) {
 		}
 		if opts.Delay < 0 {
 			t.Fatalf("parseURL(%q): negative delay %v", raw, opts.Delay)
+		}
+	})
+}
+
+func FuzzOpenState(f *testing.F) {
+	f.Add([]byte(`{"version":1,"objects":{"sim-1":{"location":"/compute/a","kind":"compute","state":"active","boots":2}},"templates":[{"name":"img","state":"saving","boots":2}]}`))
+	f.Add([]byte(`{"version":1,"objects":{"x":null}}`))
+	f.Add([]byte(`{"version":1,"templates":[null]}`))
+	f.Add([]byte(`{"version":2}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, state []byte) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, stateFile), state, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		d, err := Open(Options{Dir: dir})
+		if err != nil {
+			return
+		}
+		defer d.Close()
+		for _, o := range d.st.Objects {
+			e := &occi.Entity{Location: o.Location}
+			if _, err := d.Observe(context.Background(), e); err != nil {
+				t.Fatalf("Observe(%s) after loading %q: %v", o.Location, state, err)
+			}
+		}
+		if _, err := d.Templates(context.Background()); err != nil {
+			t.Fatalf("Templates after loading %q: %v", state, err)
 		}
 	})
 }

@@ -644,7 +644,7 @@ func statusTable(t *testing.T, base string, md media) {
 			mustStatus(t, do(t, "PUT", base+"/storage/a%20b", h, b), 400)
 		}},
 		{"attempt to change an immutable attribute: 403", func(t *testing.T) {
-			h, b := md.entity("", nil, []attr{{"occi.compute.state", "active"}}, nil)
+			h, b := md.entity("", nil, []attr{{"occi.compute.state", "suspended"}}, nil)
 			mustStatus(t, do(t, "POST", base+compute, h, b), 403)
 		}},
 		{"delete a provider-defined mixin through /-/: 403", func(t *testing.T) {
@@ -749,8 +749,9 @@ func TestRestartKeepsState(t *testing.T) {
 	}
 }
 
-// TestGracefulShutdown closes occid while a slow create is in flight: the
-// request finishes with 201 and the entity is there after a restart.
+// TestGracefulShutdown closes occid while a slow action (a simulated boot of
+// one second) is in flight: the request finishes with 200, and after a
+// restart the compute is in the state that answer acknowledged.
 func TestGracefulShutdown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test; run without -short")
@@ -760,17 +761,22 @@ func TestGracefulShutdown(t *testing.T) {
 	m := startMain(t, dir, "sim://?delay=1s", io.Discard)
 	base := m.URL()
 	h, b := md.entity(infra+"compute", []string{osTpl + "debian-12"}, nil, nil)
+	loc := created(t, base, do(t, "POST", base+"/compute/", h, b))
+	h, b = md.action(computeAc + "start")
 	done := make(chan *reply, 1)
-	go func() { done <- do(t, "POST", base+"/compute/", h, b) }()
-	time.Sleep(300 * time.Millisecond) // the create is waiting for the simulated boot
+	go func() { done <- do(t, "POST", base+loc+"?action=start", h, b) }()
+	time.Sleep(300 * time.Millisecond) // the start is waiting for the simulated boot
 	start := time.Now()
 	if err := m.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Errorf("Close returned after %v, before the in-flight start could finish", d)
+	}
 	r := <-done
-	loc := created(t, base, r)
-	if time.Since(start) < 200*time.Millisecond {
-		t.Errorf("Close returned after %v, before the in-flight create could finish", time.Since(start))
+	mustStatus(t, r, 200)
+	if got := md.attrOf(t, r, "occi.compute.state"); got != `"active"` {
+		t.Errorf("the in-flight start answered state %s, want \"active\"", got)
 	}
 	if _, err := http.Get(base + "/healthz"); err == nil {
 		t.Errorf("occid still answers after Close")
@@ -778,5 +784,9 @@ func TestGracefulShutdown(t *testing.T) {
 
 	m = startMain(t, dir, "sim://", io.Discard)
 	defer m.Close()
-	mustStatus(t, do(t, "GET", m.URL()+loc, md.accept(), ""), 200)
+	r = do(t, "GET", m.URL()+loc, md.accept(), "")
+	mustStatus(t, r, 200)
+	if got := md.attrOf(t, r, "occi.compute.state"); got != `"active"` {
+		t.Errorf("after restart: got occi.compute.state %s, want \"active\"", got)
+	}
 }

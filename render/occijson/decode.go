@@ -160,14 +160,19 @@ func entity(base string, o *object, where string) (*occi.Entity, error) {
 }
 
 // isCollection reports whether o is a {"resources":…}/{"links":…}
-// collection rather than an entity.
-func isCollection(o *object) bool {
+// collection rather than an entity. Where one entity is expected
+// (single), only "resources" makes a collection: {"links":[…]} is then a
+// partial update that adds links.
+func isCollection(o *object, single bool) bool {
 	if _, ok := o.get("kind"); ok {
+		return false
+	}
+	if _, ok := o.get("id"); ok {
 		return false
 	}
 	_, r := o.get("resources")
 	_, l := o.get("links")
-	return r || l
+	return r || (l && !single)
 }
 
 func collection(base string, o *object, where string) ([]*occi.Entity, error) {
@@ -212,7 +217,7 @@ func (Codec) DecodeEntity(r *render.Reader) (*occi.Entity, error) {
 	if !ok {
 		return nil, wrongType("", "an entity object", v)
 	}
-	if isCollection(o) {
+	if isCollection(o, true) {
 		es, err := collection(r.Base, o, "")
 		if err != nil {
 			return nil, err
@@ -234,7 +239,7 @@ func (Codec) DecodeEntities(r *render.Reader) ([]*occi.Entity, error) {
 	}
 	switch x := v.(type) {
 	case *object:
-		if isCollection(x) {
+		if isCollection(x, false) {
 			return collection(r.Base, x, "")
 		}
 		e, err := entity(r.Base, x, "")

@@ -52,6 +52,8 @@ func TestDecodeEntityForgiving(t *testing.T) {
 			&occi.Entity{Kind: computeKind, ID: "c", Location: "/compute/c"}},
 		{"rOCCI mixin identifiers as a partial update", `{"mixins":["http://occid.local/tags#web"]}`,
 			&occi.Entity{Mixins: []occi.CategoryID{{Scheme: "http://occid.local/tags#", Term: "web"}}}},
+		{"links without a kind: a partial update that adds a link", `{"links":[{"kind":"` + infra + `networkinterface","target":"/network/n"}]}`,
+			&occi.Entity{Links: []*occi.Entity{{Kind: netIface, Target: "/network/n"}}}},
 		{"unknown members are ignored", `{"kind":"` + infra + `compute","rel":"x","extra":{"a":[1]}}`, &occi.Entity{Kind: computeKind}},
 		{"escapes and unicode", `{"kind":"` + infra + `compute","title":"a\"b\\c\n\u00e9\ud83d\ude80"}`, &occi.Entity{Kind: computeKind, Title: "a\"b\\c\né🚀"}},
 	}

@@ -107,8 +107,9 @@ func (e *enc) attrs(n *int, a occi.Attributes) {
 func (e *enc) kindedURI(n *int, k, loc string, kind occi.CategoryID) {
 	e.comma(n)
 	e.key(k)
-	e.raw(`{"location":`)
-	e.str(render.AbsoluteURL(e.base, loc))
+	e.raw(`{"location":"`)
+	e.b = render.AppendJSONStringContent(e.b, render.AbsoluteURL(e.base, loc))
+	e.b = append(e.b, '"')
 	if !kind.IsZero() {
 		e.raw(`,"kind":`)
 		e.id(kind)

@@ -83,11 +83,15 @@ type emitter struct {
 	base    string
 	buf     []byte
 	start   int
-	vals    [nKinds][]string
+	// Header mode: finished header lines and the line being filled,
+	// per kind.
+	lines [nKinds][]string
+	cur   [nKinds][]byte
+	n     [nKinds]int
 }
 
-func (c *Codec) newEmitter(w *render.Writer) *emitter {
-	return &emitter{headers: c.headers, base: w.Base, buf: make([]byte, 0, 1024)}
+func (c *Codec) newEmitter(w *render.Writer, size int) *emitter {
+	return &emitter{headers: c.headers, base: w.Base, buf: make([]byte, 0, size)}
 }
 
 func (em *emitter) begin(k kind) {
@@ -101,7 +105,16 @@ func (em *emitter) begin(k kind) {
 
 func (em *emitter) end(k kind) {
 	if em.headers {
-		em.vals[k] = append(em.vals[k], string(em.buf[em.start:]))
+		v := em.buf[em.start:]
+		if em.n[k] > 0 && (em.n[k] >= MaxValuesPerHeader || len(em.cur[k])+2+len(v) > MaxBytesPerHeader) {
+			em.lines[k] = append(em.lines[k], string(em.cur[k]))
+			em.cur[k], em.n[k] = em.cur[k][:0], 0
+		}
+		if em.n[k] > 0 {
+			em.cur[k] = append(em.cur[k], ',', ' ')
+		}
+		em.cur[k] = append(em.cur[k], v...)
+		em.n[k]++
 		em.buf = em.buf[:em.start]
 		return
 	}
@@ -123,39 +136,18 @@ func (em *emitter) flush(w *render.Writer, mediaType string) error {
 	}
 	if h != nil {
 		for k := kind(0); k < nKinds; k++ {
-			if len(em.vals[k]) > 0 {
+			if em.n[k] > 0 {
+				em.lines[k] = append(em.lines[k], string(em.cur[k]))
+			}
+			if len(em.lines[k]) > 0 {
 				// Direct map access keeps GFD.229's spelling
 				// (X-OCCI-Attribute, not X-Occi-Attribute).
-				h[headerNames[k]] = append(h[headerNames[k]], joinHeaderValues(em.vals[k])...)
+				h[headerNames[k]] = append(h[headerNames[k]], em.lines[k]...)
 			}
 		}
 	}
 	_, err := io.WriteString(w.Body, "OK")
 	return err
-}
-
-// joinHeaderValues joins values with ", " into as few header lines as the
-// per-line limits allow.
-func joinHeaderValues(vals []string) []string {
-	var out []string
-	var sb strings.Builder
-	n := 0
-	for _, v := range vals {
-		if n > 0 && (n >= MaxValuesPerHeader || sb.Len()+2+len(v) > MaxBytesPerHeader) {
-			out = append(out, sb.String())
-			sb.Reset()
-			n = 0
-		}
-		if n > 0 {
-			sb.WriteString(", ")
-		}
-		sb.WriteString(v)
-		n++
-	}
-	if n > 0 {
-		out = append(out, sb.String())
-	}
-	return out
 }
 
 // appendQuoted appends s as an RFC 7230 quoted-string: '"' and '\' are
@@ -359,11 +351,10 @@ func (em *emitter) strAttribute(name, v string) {
 }
 
 func (em *emitter) actionLinks(e *occi.Entity) {
-	loc := em.abs(e.Location)
 	for _, a := range e.Actions {
 		em.begin(kLink)
 		em.buf = append(em.buf, '<')
-		em.buf = append(em.buf, loc...)
+		em.buf = render.AppendAbsoluteURL(em.buf, em.base, e.Location)
 		em.buf = append(em.buf, "?action="...)
 		em.buf = append(em.buf, a.Term...)
 		em.buf = append(em.buf, `>; rel=`...)
@@ -377,7 +368,7 @@ func (em *emitter) actionLinks(e *occi.Entity) {
 func (em *emitter) inlineLink(l *occi.Entity) error {
 	em.begin(kLink)
 	em.buf = append(em.buf, '<')
-	em.buf = append(em.buf, em.abs(l.Target)...)
+	em.buf = render.AppendAbsoluteURL(em.buf, em.base, l.Target)
 	em.buf = append(em.buf, '>')
 	if !l.TargetKind.IsZero() {
 		em.idList("rel", []occi.CategoryID{l.TargetKind})
@@ -460,14 +451,14 @@ func (em *emitter) entity(e *occi.Entity) error {
 
 func (em *emitter) location(loc string) {
 	em.begin(kLocation)
-	em.buf = append(em.buf, em.abs(loc)...)
+	em.buf = render.AppendAbsoluteURL(em.buf, em.base, loc)
 	em.end(kLocation)
 }
 
 // EncodeDiscovery renders every kind, mixin and action as a full Category
 // (kinds, then mixins, then actions).
 func (c *Codec) EncodeDiscovery(w *render.Writer, d *occi.Discovery) error {
-	em := c.newEmitter(w)
+	em := c.newEmitter(w, 2048)
 	if d != nil {
 		for _, k := range d.Kinds {
 			if k != nil {
@@ -496,7 +487,7 @@ func (c *Codec) EncodeEntity(w *render.Writer, e *occi.Entity) error {
 	if e == nil {
 		return occi.Errorf(occi.Internal, "no entity to render")
 	}
-	em := c.newEmitter(w)
+	em := c.newEmitter(w, 2048)
 	if err := em.entity(e); err != nil {
 		return err
 	}
@@ -507,7 +498,7 @@ func (c *Codec) EncodeEntity(w *render.Writer, e *occi.Entity) error {
 // X-OCCI-Location elements; an empty collection renders nothing (an empty
 // body for text/plain, no header and "OK" for text/occi).
 func (c *Codec) EncodeCollection(w *render.Writer, es []*occi.Entity) error {
-	em := c.newEmitter(w)
+	em := c.newEmitter(w, 16+(len(w.Base)+60)*len(es))
 	for _, e := range es {
 		if e != nil {
 			em.location(e.Location)
@@ -518,7 +509,7 @@ func (c *Codec) EncodeCollection(w *render.Writer, es []*occi.Entity) error {
 
 // EncodeLocations renders locations as absolute X-OCCI-Location elements.
 func (c *Codec) EncodeLocations(w *render.Writer, locations []string) error {
-	em := c.newEmitter(w)
+	em := c.newEmitter(w, 16+(len(w.Base)+60)*len(locations))
 	for _, l := range locations {
 		em.location(l)
 	}
@@ -530,7 +521,7 @@ func (c *Codec) EncodeMixin(w *render.Writer, m *occi.Mixin) error {
 	if m == nil {
 		return occi.Errorf(occi.Internal, "no mixin to render")
 	}
-	em := c.newEmitter(w)
+	em := c.newEmitter(w, 2048)
 	em.mixin(m)
 	return em.flush(w, c.MediaType())
 }
@@ -541,7 +532,7 @@ func (c *Codec) EncodeAction(w *render.Writer, inv *occi.ActionInvocation) error
 	if inv == nil {
 		return occi.Errorf(occi.Internal, "no action invocation to render")
 	}
-	em := c.newEmitter(w)
+	em := c.newEmitter(w, 2048)
 	em.shortCategory(inv.Action, occi.ClassAction)
 	var keyBuf [16]string
 	for _, k := range render.SortedKeys(keyBuf[:0], inv.Attributes) {

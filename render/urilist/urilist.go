@@ -49,7 +49,7 @@ func write(w *render.Writer, base string, locs []string) error {
 	}
 	b := make([]byte, 0, n)
 	for _, l := range locs {
-		b = append(b, render.AbsoluteURL(base, l)...)
+		b = render.AppendAbsoluteURL(b, base, l)
 		b = append(b, '\r', '\n')
 	}
 	if len(b) == 0 {
@@ -74,13 +74,21 @@ func (Codec) EncodeAction(*render.Writer, *occi.ActionInvocation) error { return
 // EncodeCollection renders the entities' absolute URLs, one per CRLF-ended
 // line; an empty collection is an empty body.
 func (Codec) EncodeCollection(w *render.Writer, es []*occi.Entity) error {
-	locs := make([]string, 0, len(es))
+	if w.Header != nil {
+		w.Header.Set("Content-Type", MediaType)
+	}
+	b := make([]byte, 0, 16+(len(w.Base)+60)*len(es))
 	for _, e := range es {
 		if e != nil {
-			locs = append(locs, e.Location)
+			b = render.AppendAbsoluteURL(b, w.Base, e.Location)
+			b = append(b, '\r', '\n')
 		}
 	}
-	return write(w, w.Base, locs)
+	if len(b) == 0 {
+		return nil
+	}
+	_, err := w.Body.Write(b)
+	return err
 }
 
 // EncodeLocations renders the locations as absolute URLs, one per line.

@@ -44,6 +44,13 @@ retry 5 virsh -q -c "$uri" version >/dev/null || fail "libvirtd does not answer 
 retry 3 virsh -q -c test:///default list >/dev/null || fail "libvirt's test driver (test:///default) does not answer"
 command -v qemu-img >/dev/null || fail "qemu-img missing after libvirtd-up.sh (package qemu-utils)"
 
+# The libvirtd-killed test runs a private, unprivileged libvirtd (session
+# mode) that it may kill without disturbing the system daemon other tests use.
+if ! id occidtest >/dev/null 2>&1; then
+  useradd --system --create-home --home-dir /var/lib/occidtest --shell /usr/sbin/nologin occidtest \
+    || fail "cannot create the user occidtest (for the private libvirtd of the libvirtd-killed test)"
+fi
+
 img="$state/tinyos/tinyos.qcow2"
 if [ -s "$img" ] && qemu-img info "$img" >/dev/null 2>&1; then
   say "tiny guest image exists: $img"

@@ -19,6 +19,11 @@ mkdir -p "$state"
 say() { printf 'openstack setup: %s\n' "$*"; }
 die() { printf 'openstack setup: FAILED: %s\n' "$*" >&2; exit 1; }
 
+command -v jq >/dev/null && command -v curl >/dev/null || {
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y jq curl >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y jq curl >/dev/null; } || die "could not install jq and curl"
+}
+
 # 1. libvirtd (idempotent; libvirt.sh normally started it already).
 if ! { [ -S /run/libvirt/libvirt-sock ] && virsh -c qemu:///system version >/dev/null 2>&1; }; then
   say "libvirtd is not running; starting it with $tb/libvirtd-up.sh"
@@ -48,18 +53,29 @@ if [ -z "$image" ] || [ ! -f "$image" ]; then
   fi
 fi
 
-# healthy reports whether the all-in-one in $dir answers: a Keystone token, a
-# Nova hypervisor that is up, an active "tinyos" image and the m1.tiny flavor.
+# healthy reports whether the all-in-one in $dir answers: Keystone issues a
+# token, Nova has a hypervisor that is up and the m1.tiny flavor, and Glance
+# has the active "tinyos" image. (curl, not the slow openstack CLI.)
 healthy() {
   [ -f "$dir/openrc" ] || return 1
   (
     set +u
     # shellcheck disable=SC1091
     . "$dir/openrc"
-    timeout 60 openstack token issue -f value -c id >/dev/null 2>&1 &&
-      timeout 60 openstack hypervisor list -f value 2>/dev/null | grep -q ' up' &&
-      timeout 60 openstack image show tinyos -f value -c status 2>/dev/null | grep -qx active &&
-      timeout 60 openstack flavor show m1.tiny -f value -c id >/dev/null 2>&1
+    auth=$(jq -n --arg u "$OS_USERNAME" --arg p "$OS_PASSWORD" --arg pr "$OS_PROJECT_NAME" \
+      --arg ud "${OS_USER_DOMAIN_NAME:-Default}" --arg pd "${OS_PROJECT_DOMAIN_NAME:-Default}" \
+      '{auth: {identity: {methods: ["password"], password: {user: {name: $u, password: $p, domain: {name: $ud}}}},
+        scope: {project: {name: $pr, domain: {name: $pd}}}}}')
+    hdrs=$(mktemp); trap 'rm -f "$hdrs"' EXIT
+    body=$(curl -fsS -m 20 -D "$hdrs" -H 'Content-Type: application/json' -d "$auth" "$OS_AUTH_URL/auth/tokens") || exit 1
+    tok=$(awk 'tolower($1)=="x-subject-token:" {print $2}' "$hdrs" | tr -d '\r')
+    ep() { jq -r --arg t "$1" '.token.catalog[] | select(.type==$t) | .endpoints[] | select(.interface=="public") | .url' <<<"$body" | head -n 1; }
+    nova=$(ep compute); glance=$(ep image)
+    [ -n "$tok" ] && [ -n "$nova" ] && [ -n "$glance" ] || exit 1
+    get() { curl -fsS -m 20 -H "X-Auth-Token: $tok" "$@"; }
+    get "$nova/os-hypervisors/detail" | jq -e '[.hypervisors[] | select(.state=="up")] | length > 0' >/dev/null &&
+      get "$nova/flavors/detail" | jq -e '[.flavors[] | select(.name=="m1.tiny")] | length > 0' >/dev/null &&
+      get "${glance%/}/v2/images?name=tinyos" | jq -e '[.images[] | select(.status=="active")] | length > 0' >/dev/null
   )
 }
 

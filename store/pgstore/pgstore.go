@@ -268,6 +268,9 @@ func (s *Store) Write(ctx context.Context, muts ...store.Mutation) error {
 	if len(muts) == 0 {
 		return nil
 	}
+	if len(muts) == 1 && muts[0].Put != nil && muts[0].Expect == store.MustNotExist {
+		return s.create(ctx, muts[0].Put, rows[0])
+	}
 	revs := make([]int64, len(muts))
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
@@ -287,6 +290,32 @@ func (s *Store) Write(ctx context.Context, muts ...store.Mutation) error {
 			m.Put.Revision = revs[i]
 		}
 	}
+	return nil
+}
+
+// create writes one new entity and its mixin rows in a single statement
+// (so a single round trip, committed on its own): the common case.
+func (s *Store) create(ctx context.Context, e *occi.Entity, row *rowcodec.EntityRow) error {
+	mixins := row.Mixins
+	if mixins == nil {
+		mixins = []string{}
+	}
+	var n int
+	err := s.pool.QueryRow(ctx, `WITH e AS (
+			INSERT INTO entities (location, kind, owner, source, revision, body) VALUES ($1, $2, $3, $4, 1, $5)
+			ON CONFLICT (location) DO NOTHING RETURNING location
+		), m AS (
+			INSERT INTO entity_mixins (mixin, location) SELECT x, e.location FROM e, unnest($6::text[]) AS x
+		)
+		SELECT count(*) FROM e`,
+		row.Location, row.Kind, row.Owner, row.Source, row.Body, mixins).Scan(&n)
+	if err != nil {
+		return classify(err, "create entity "+row.Location)
+	}
+	if n == 0 {
+		return occi.Errorf(occi.AlreadyExists, "entity %s already exists", row.Location)
+	}
+	e.Revision = 1
 	return nil
 }
 

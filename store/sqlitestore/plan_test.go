@@ -37,20 +37,18 @@ func TestQueryPlans(t *testing.T) {
 	if err := s.Write(ctx, muts...); err != nil {
 		t.Fatalf("Write: %v", err)
 	}
-	if _, err := s.w.ExecContext(ctx, "ANALYZE"); err != nil {
-		t.Fatalf("ANALYZE: %v", err)
-	}
+	// No ANALYZE: the store never runs it, so plans must be good without statistics.
 	tests := []struct {
 		name      string
 		q         store.Query
 		wantIndex string
 	}{
 		{"kind", store.Query{Kinds: []occi.CategoryID{kind}, After: "/compute/0100", Limit: 100}, "entities_kind"},
-		{"mixin", store.Query{Mixin: mixin, After: "/compute/0100", Limit: 100}, "entity_mixins"},
+		{"mixin", store.Query{Mixin: mixin, After: "/compute/0100", Limit: 100}, "SEARCH m USING PRIMARY KEY (mixin=?"},
 		{"owner", store.Query{Owner: "u3", Limit: 100}, "entities_owner"},
 		{"source", store.Query{Source: "/compute/0000", Limit: 100}, "entities_source"},
 		{"prefix", store.Query{Prefix: "/compute/", Offset: 100, Limit: 100}, "PRIMARY KEY"},
-		{"kind and mixin", store.Query{Kinds: []occi.CategoryID{kind}, Mixin: mixin, Limit: 100}, "entity_mixins"},
+		{"kind and mixin", store.Query{Kinds: []occi.CategoryID{kind}, Mixin: mixin, Limit: 100}, "SEARCH m USING PRIMARY KEY (mixin=?"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -70,6 +68,7 @@ func TestQueryPlans(t *testing.T) {
 				plan = append(plan, detail)
 			}
 			all := strings.Join(plan, "; ")
+			t.Logf("plan: %s", all)
 			if strings.Contains(all, "TEMP B-TREE") {
 				t.Errorf("plan sorts: %s", all)
 			}

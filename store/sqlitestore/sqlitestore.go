@@ -53,6 +53,14 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
+// The connection settings: WAL with a full fsync at every commit, a busy
+// timeout for other processes' locks, and BEGIN IMMEDIATE so a write
+// transaction takes the write lock at its start.
+const (
+	writerParams = "?_busy_timeout=10000&_journal_mode=WAL&_synchronous=FULL&_txlock=immediate"
+	readerParams = "?_busy_timeout=10000&_query_only=1"
+)
+
 // maxGroup caps how many Write calls share one transaction.
 const maxGroup = 128
 
@@ -67,7 +75,7 @@ func Open(path string) (*Store, error) {
 	}
 	u := url.URL{Scheme: "file", Opaque: path}
 	base := u.String()
-	w, err := sql.Open("sqlite", base+"?_busy_timeout=10000&_journal_mode=WAL&_synchronous=FULL&_txlock=immediate")
+	w, err := sql.Open("sqlite", base+writerParams)
 	if err != nil {
 		return nil, classify(err, "open database "+path)
 	}
@@ -79,7 +87,7 @@ func Open(path string) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
-	r, err := sql.Open("sqlite", base+"?_busy_timeout=10000&_query_only=1")
+	r, err := sql.Open("sqlite", base+readerParams)
 	if err != nil {
 		w.Close()
 		return nil, classify(err, "open database "+path)
