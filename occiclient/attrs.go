@@ -173,7 +173,7 @@ func (c *Client) Attributes(ctx context.Context, pairs []string) (occi.Attribute
 		return nil, nil
 	}
 	var defs map[string]occi.AttributeDef
-	if d, err := c.json.Discover(ctx, nil); err == nil {
+	if d, err := c.discovery(ctx, c.json); err == nil {
 		defs = AttributeDefs(d)
 	} else if FromServer(err) && occi.ErrorCode(err) != occi.InvalidArgument {
 		return nil, err

@@ -107,7 +107,7 @@ func (c *Client) Category(ctx context.Context, name string, classes ...occi.Clas
 	if name == "" {
 		return Category{}, errorf(occi.InvalidArgument, "no category given")
 	}
-	d, err := c.Discover(ctx, nil)
+	d, err := c.discovery(ctx, c.Client)
 	if err != nil {
 		return Category{}, err
 	}
@@ -146,7 +146,7 @@ func (c *Client) Mixin(ctx context.Context, name string) (*occi.Mixin, error) {
 // a term) among the mixins that depend on parent: OSTemplate or
 // ResourceTemplate.
 func (c *Client) Template(ctx context.Context, name string, parent occi.CategoryID) (*occi.Mixin, error) {
-	d, err := c.Discover(ctx, nil)
+	d, err := c.discovery(ctx, c.Client)
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +187,7 @@ func (c *Client) Collection(ctx context.Context, name string) (string, error) {
 // name (occid's convention). It returns a NotFound error when neither is
 // known.
 func (c *Client) TagScheme(ctx context.Context, user string) (string, error) {
-	d, err := c.Discover(ctx, nil)
+	d, err := c.discovery(ctx, c.Client)
 	if err != nil {
 		return "", err
 	}

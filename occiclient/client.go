@@ -17,11 +17,14 @@
 package occiclient
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/occid/occi"
 	"github.com/occid/occi/occihttp"
@@ -91,6 +94,52 @@ type Client struct {
 	opts     Options
 	hc       *http.Client
 	json     *occihttp.Client // the same server in JSON, for what text renderings cannot carry
+
+	mu    sync.Mutex
+	cache map[*occihttp.Client]cachedDiscovery
+}
+
+// cachedDiscovery is a discovery kept briefly for resolving names, so that
+// one command naming several categories asks the server once.
+type cachedDiscovery struct {
+	d    *occi.Discovery
+	user string
+	at   time.Time
+}
+
+// discoveryTTL is how long a discovery is reused for resolving names.
+const discoveryTTL = 2 * time.Second
+
+// discovery returns the full discovery through sc, reusing one younger
+// than discoveryTTL for the same caller.
+func (c *Client) discovery(ctx context.Context, sc *occihttp.Client) (*occi.Discovery, error) {
+	user := occi.IdentityFrom(ctx).User
+	c.mu.Lock()
+	cd, ok := c.cache[sc]
+	c.mu.Unlock()
+	if ok && cd.user == user && time.Since(cd.at) < discoveryTTL {
+		return cd.d, nil
+	}
+	d, err := sc.Discover(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.cache == nil {
+		c.cache = map[*occihttp.Client]cachedDiscovery{}
+	}
+	c.cache[sc] = cachedDiscovery{d: d, user: user, at: time.Now()}
+	c.mu.Unlock()
+	return d, nil
+}
+
+// Forget drops the discovery the client keeps for resolving names, so
+// that the next name is looked up afresh (after defining or deleting a
+// mixin, say).
+func (c *Client) Forget() {
+	c.mu.Lock()
+	c.cache = nil
+	c.mu.Unlock()
 }
 
 // New returns a Client of the OCCI server at endpoint, an absolute http or

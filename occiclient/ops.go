@@ -134,7 +134,7 @@ func (c *Client) Action(ctx context.Context, loc, name string) (occi.CategoryID,
 	if err != nil {
 		return occi.CategoryID{}, err
 	}
-	d, err := c.Discover(ctx, nil)
+	d, err := c.discovery(ctx, c.Client)
 	if err != nil {
 		return occi.CategoryID{}, err
 	}
@@ -197,6 +197,7 @@ func (c *Client) Save(ctx context.Context, loc, name, method string) (*occi.Mixi
 		return nil, err
 	}
 	res, err := c.Invoke(ctx, p, &occi.ActionInvocation{Action: SaveAction, Attributes: params})
+	c.Forget()
 	if err != nil {
 		return nil, err
 	}
@@ -368,6 +369,7 @@ func (c *Client) DefineTag(ctx context.Context, term, title, scheme, user string
 		}
 		scheme = s
 	}
+	defer c.Forget()
 	return c.DefineMixin(ctx, &occi.Mixin{ID: occi.CategoryID{Scheme: scheme, Term: term}, Title: title})
 }
 
@@ -387,5 +389,6 @@ func (c *Client) DeleteTag(ctx context.Context, name string) error {
 		}
 		id = m.ID
 	}
+	defer c.Forget()
 	return c.DeleteMixin(ctx, id)
 }

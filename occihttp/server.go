@@ -20,6 +20,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -172,12 +173,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.metrics.inflight.Inc()
 	defer func() {
 		if p := recover(); p != nil {
-			if p == http.ErrAbortHandler { //nolint:errorlint // sentinel compared as net/http does
+			if p == http.ErrAbortHandler {
 				s.metrics.inflight.Dec()
 				panic(p)
 			}
 			s.log.Error("panic while serving a request; answered 500",
-				"request_id", x.id, "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p))
+				"request_id", x.id, "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p),
+				"stack", string(debug.Stack()))
 			x.cause = fmt.Sprintf("panic: %v", p)
 			if !x.w.wrote {
 				x.codec = nil

@@ -130,6 +130,8 @@ func Run(t *testing.T, h Harness) {
 		{"Templates", s.testTemplates},
 		{"Compute/Lifecycle", s.testComputeLifecycle},
 		{"Compute/Refused", s.testComputeRefused},
+		{"Compute/Resize", s.testResize},
+		{"Compute/Reimage", s.testReimage},
 		{"Storage/Lifecycle", s.testStorageLifecycle},
 		{"Storage/Refused", s.testStorageRefused},
 		{"Network/Lifecycle", s.testNetworkLifecycle},

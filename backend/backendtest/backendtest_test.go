@@ -49,6 +49,17 @@ func (b *broken) Create(ctx context.Context, req backend.CreateRequest) (backend
 	return b.Driver.Create(ctx, req)
 }
 
+func (b *broken) Update(ctx context.Context, old, updated *occi.Entity) (backend.Observation, error) {
+	if b.flaw == "ignores-templates" {
+		updated = updated.Clone()
+		updated.Mixins = old.Mixins
+		for _, k := range []string{"occi.compute.cores", "occi.compute.memory"} {
+			updated.Attributes[k] = old.Attributes[k]
+		}
+	}
+	return b.Driver.Update(ctx, old, updated)
+}
+
 func (b *broken) Delete(ctx context.Context, e *occi.Entity) error {
 	b.mu.Lock()
 	b.deleted = append(b.deleted, e.Location)
@@ -148,14 +159,16 @@ func TestSuiteCatches(t *testing.T) {
 		{"permissive", "Compute/Refused", "Act(/compute/"},
 		{"ignores-cancel", "Cancel/Before", "with a cancelled context: succeeded, want an error"},
 		{"fresh-disk", "Save/hot", "got boot counter 1"},
+		{"ignores-templates", "Compute/Reimage", "got boot counter 1"},
+		{"ignores-templates", "Compute/Resize", "got occi.compute.cores 1, want 2"},
 		{"stale", "OutOfBand", `got state "active"`},
 		{"never-gone", "Compute/Lifecycle", "want Gone or NotFound"},
 		{"leaky", "Storage/Lifecycle", "still holds"},
 		{"wrong-code", "Network/Refused", "got code Internal"},
 	}
 	for _, tt := range tests {
-		name := tt.flaw
-		if name == "" {
+		name := tt.flaw + "/" + tt.cases
+		if tt.flaw == "" {
 			name = "none"
 		}
 		t.Run(name, func(t *testing.T) {

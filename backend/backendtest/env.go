@@ -283,7 +283,7 @@ func newUUID() string {
 }
 
 // entity returns a new entity of kind as the engine would pass it.
-func (e *env) entity(r reporter, kind occi.CategoryID, mixins ...occi.CategoryID) *occi.Entity {
+func (e *env) entity(kind occi.CategoryID, mixins ...occi.CategoryID) *occi.Entity {
 	id := newUUID()
 	return &occi.Entity{
 		ID:         id,
@@ -342,7 +342,7 @@ func (e *env) newCompute(r reporter, osTpl string, base int, mixins ...occi.Cate
 	if e.h.ResourceTemplate != "" {
 		ms = append(ms, occi.CategoryID{Scheme: resTplScheme, Term: e.h.ResourceTemplate})
 	}
-	c := e.entity(r, kindCompute, ms...)
+	c := e.entity(kindCompute, ms...)
 	if c.HasMixin(mixinSSHKey) {
 		c.Attributes["occi.credentials.ssh.publickey"] = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBackendtestKeyBackendtestKeyBackendtest backendtest"
 	}
@@ -647,7 +647,7 @@ func (e *env) stopCompute(r reporter, c *occi.Entity) {
 // newStorage creates a storage of the harness's size.
 func (e *env) newStorage(r reporter) (*occi.Entity, backend.Observation) {
 	r.Helper()
-	s := e.entity(r, kindStorage)
+	s := e.entity(kindStorage)
 	s.Attributes["occi.storage.size"] = e.h.StorageSize
 	obs := e.create(r, backend.CreateRequest{Entity: s})
 	if obs.State != "offline" && obs.State != "online" {
@@ -661,13 +661,13 @@ func (e *env) newNetwork(r reporter) (*occi.Entity, backend.Observation) {
 	r.Helper()
 	var n *occi.Entity
 	if e.hasMixin(mixinIPNetwork) {
-		n = e.entity(r, kindNetwork, mixinIPNetwork)
+		n = e.entity(kindNetwork, mixinIPNetwork)
 		seq := e.s.netSeq.Add(1)
 		n.Attributes["occi.network.address"] = fmt.Sprintf("%s.%d.0/24", e.h.NetworkPrefix, seq%250+1)
 		n.Attributes["occi.network.gateway"] = fmt.Sprintf("%s.%d.1", e.h.NetworkPrefix, seq%250+1)
 		n.Attributes["occi.network.allocation"] = "dynamic"
 	} else {
-		n = e.entity(r, kindNetwork)
+		n = e.entity(kindNetwork)
 	}
 	obs := e.create(r, backend.CreateRequest{Entity: n})
 	if obs.State != "inactive" && obs.State != "active" {
@@ -679,7 +679,7 @@ func (e *env) newNetwork(r reporter) (*occi.Entity, backend.Observation) {
 // newLink creates a link of kind from src to tgt.
 func (e *env) newLink(r reporter, kind occi.CategoryID, src, tgt *occi.Entity, mixins ...occi.CategoryID) (*occi.Entity, backend.Observation) {
 	r.Helper()
-	l := e.entity(r, kind, mixins...)
+	l := e.entity(kind, mixins...)
 	l.Source, l.SourceKind = src.Location, src.Kind
 	l.Target, l.TargetKind = tgt.Location, tgt.Kind
 	if l.HasMixin(mixinIPNetworkInterface) {

@@ -113,9 +113,12 @@ func waitTemplateReady(t *testing.T, d *Driver, name string) (backend.Template, 
 // tiny template, let it write its boot counter, save it hot and deferred,
 // boot new VMs from both templates and see the source's disk state in them
 // (the counter carried over), while the source keeps running (hot) or is
-// running again (deferred).
+// running again (deferred). The deferred save comes first, so the two
+// images hold different counters: 1 (copied while the source was off) and 2
+// (copied live after the source's restart).
 func TestSaveScenario(t *testing.T) {
 	env := needQEMU(t)
+	t.Parallel()
 	d := openTest(t, testOptions(t, env.uri), env.tinyos)
 	t.Cleanup(func() { d.Close() })
 	ctx := context.Background()
@@ -124,11 +127,35 @@ func TestSaveScenario(t *testing.T) {
 	src := bootFrom(t, d, "tinyos")
 	t.Logf("source booted (boots=1) in %v", waitBoots(t, d, src, 1))
 
-	// hot: the source keeps running, its QEMU process untouched.
+	// deferred: the source is shut down, copied (boots=1) and running
+	// again (boots=2).
 	uuidBefore := mustObserve(t, d, src, stateActive).Ref
-	hotName := "scenario-hot-" + randomHex(3)
+	defName := "scenario-deferred-" + randomHex(3)
 	start := time.Now()
-	tpl, err := d.Save(ctx, backend.SaveRequest{Entity: src, Method: "hot", Name: hotName}, nil)
+	var progress []backend.Observation
+	var mu sync.Mutex
+	tpl, err := d.Save(ctx, backend.SaveRequest{Entity: src, Method: "deferred", Name: defName}, func(o backend.Observation) {
+		mu.Lock()
+		progress = append(progress, o)
+		mu.Unlock()
+	})
+	if err != nil {
+		t.Fatalf("Save deferred: %s", fmtErr(d, err))
+	}
+	t.Cleanup(func() { _ = d.DeleteTemplate(context.Background(), defName) })
+	waitTemplateReady(t, d, defName)
+	t.Logf("deferred save: returned %s in %v with progress %v", tpl.State, time.Since(start), progress)
+	mustObserve(t, d, src, stateActive)
+	waitBoots(t, d, src, 2) // stopped and started again
+	if obs := mustObserve(t, d, src, stateActive); obs.Ref != uuidBefore {
+		t.Errorf("source after deferred save: got ref %q, want the same domain %q", obs.Ref, uuidBefore)
+	}
+
+	// hot: the source keeps running, its QEMU process untouched.
+	uuidBefore = mustObserve(t, d, src, stateActive).Ref
+	hotName := "scenario-hot-" + randomHex(3)
+	start = time.Now()
+	tpl, err = d.Save(ctx, backend.SaveRequest{Entity: src, Method: "hot", Name: hotName}, nil)
 	if err != nil {
 		t.Fatalf("Save hot: %s", fmtErr(d, err))
 	}
@@ -144,35 +171,16 @@ func TestSaveScenario(t *testing.T) {
 	if obs := mustObserve(t, d, src, stateActive); obs.Ref != uuidBefore {
 		t.Errorf("source after hot save: got ref %q, want %q", obs.Ref, uuidBefore)
 	}
-	if got, _ := bootCounter(d, src); got != 1 {
-		t.Errorf("source after hot save: boot counter %d, want 1 (it must not have rebooted)", got)
+	if got, _ := bootCounter(d, src); got != 2 {
+		t.Errorf("source after hot save: boot counter %d, want 2 (it must not have rebooted)", got)
 	}
-
-	// deferred: the source is shut down, copied and running again.
-	defName := "scenario-deferred-" + randomHex(3)
-	start = time.Now()
-	var progress []backend.Observation
-	var mu sync.Mutex
-	tpl, err = d.Save(ctx, backend.SaveRequest{Entity: src, Method: "deferred", Name: defName}, func(o backend.Observation) {
-		mu.Lock()
-		progress = append(progress, o)
-		mu.Unlock()
-	})
-	if err != nil {
-		t.Fatalf("Save deferred: %s", fmtErr(d, err))
-	}
-	t.Cleanup(func() { _ = d.DeleteTemplate(context.Background(), defName) })
-	waitTemplateReady(t, d, defName)
-	t.Logf("deferred save: returned %s in %v with progress %v", tpl.State, time.Since(start), progress)
-	mustObserve(t, d, src, stateActive)
-	waitBoots(t, d, src, 2) // stopped and started again
 
 	// New VMs from both templates carry the source's counter over.
 	var wg sync.WaitGroup
 	for _, c := range []struct {
 		tpl  string
 		want int
-	}{{hotName, 2}, {defName, 3}} {
+	}{{defName, 2}, {hotName, 3}} {
 		vm := bootFrom(t, d, c.tpl)
 		wg.Add(1)
 		go func() {
@@ -314,6 +322,7 @@ func (p *privateLibvirtd) stop() {
 // watcher reports again, and nothing was lost.
 func TestLibvirtdKilledMidAction(t *testing.T) {
 	env := needQEMU(t)
+	t.Parallel()
 	p := newPrivateLibvirtd(t)
 	opts := Options{URI: p.URI, DataDir: p.DataDir, Prefix: "occidk-" + randomHex(3) + "-", DomainType: "qemu", GracefulTimeout: 60 * time.Second}
 	d := openTest(t, opts, env.tinyos)

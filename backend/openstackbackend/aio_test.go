@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/flavors"
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 	"github.com/occid/occi"
 	"github.com/occid/occi/backend"
@@ -250,88 +252,43 @@ func deleteImageNamed(t *testing.T, d *Driver, name string) {
 	}
 }
 
-// TestAIOLifecycle drives the compute actions and checks each state as
-// Nova reports it.
-func TestAIOLifecycle(t *testing.T) {
+// TestAIOErrorState asks the real Nova for a server no host can take: the
+// compute must show error with Nova's fault message, not a guessed state.
+func TestAIOErrorState(t *testing.T) {
 	d := openAIO(t)
 	ctx := context.Background()
-	e := newServer(t, ctx, d, "tinyos")
-	waitBooted(t, ctx, d, e, 1)
-	steps := []struct {
-		action occi.CategoryID
-		method string
-		want   string
-	}{
-		{actionStop, "graceful", stateInactive},
-		{actionStart, "", stateActive},
-		{actionRestart, "warm", stateActive},
-		{actionRestart, "cold", stateActive},
-		{actionSuspend, "suspend", stateSuspended},
-		{actionStart, "", stateActive},
+	name := "occitest-huge-" + randomID(t)
+	fl, err := flavors.Create(ctx, d.svc.compute, flavors.CreateOpts{Name: name, RAM: 4 << 20, VCPUs: 1, Disk: gophercloud.IntToPointer(1)}).Extract()
+	if err != nil {
+		t.Fatalf("create flavor %s: %v", name, err)
 	}
-	for _, s := range steps {
-		name := s.action.Term + "/" + s.method
-		t.Run(name, func(t *testing.T) {
-			var seen []string
-			start := time.Now()
-			o, err := d.Act(ctx, e, &occi.ActionInvocation{Action: s.action, Attributes: occi.Attributes{paramMethod: s.method}},
-				func(o backend.Observation) { seen = append(seen, o.State+"("+o.Message+")") })
-			if err != nil {
-				t.Fatalf("Act %s: %v", name, err)
-			}
-			t.Logf("%s: %s in %v via %v", name, o.State, time.Since(start).Round(time.Millisecond), seen)
-			if o.State != s.want {
-				t.Errorf("after %s: state %q (%s), want %q", name, o.State, o.Message, s.want)
-			}
-			got, err := d.Observe(ctx, e)
-			if err != nil || got.State != s.want {
-				t.Errorf("Observe after %s: %+v, %v; want state %q", name, got, err, s.want)
-			}
-			if s.want == stateActive {
-				// Let the guest boot so the next graceful stop is honoured.
-				time.Sleep(3 * time.Second)
-			}
-		})
+	t.Cleanup(func() {
+		if err := flavors.Delete(context.Background(), d.svc.compute, fl.ID).ExtractErr(); err != nil {
+			t.Errorf("delete flavor %s: %v", name, err)
+		}
+	})
+	id := randomID(t)
+	e := &occi.Entity{ID: id, Kind: kindCompute, Location: "/compute/" + id, Attributes: occi.Attributes{}}
+	o, err := d.Create(ctx, backend.CreateRequest{Entity: e, OSTemplate: "tinyos", ResourceTemplate: name})
+	if err != nil {
+		t.Fatalf("Create with a flavor of 4 TiB RAM: %v, want an observation in error", err)
 	}
-	t.Run("deferred save", func(t *testing.T) {
-		name := "occitest-deferred-" + randomID(t)
-		var seen []string
-		tpl, err := d.Save(ctx, backend.SaveRequest{Entity: e, Method: saveDeferred, Name: name}, func(o backend.Observation) { seen = append(seen, o.State+"("+o.Message+")") })
-		t.Cleanup(func() { deleteImageNamed(t, d, name) })
-		if err != nil {
-			t.Fatalf("Save deferred: %v", err)
-		}
-		t.Logf("deferred save: %s via %v", tpl.State, seen)
-		if o, err := d.Observe(ctx, e); err != nil || o.State != stateActive {
-			t.Errorf("after a deferred save: %+v, %v; want active again", o, err)
-		}
-		if len(seen) == 0 || !strings.Contains(strings.Join(seen, " "), "stopping for save") {
-			t.Errorf("deferred save progress %v, want it to report stopping for save", seen)
-		}
-		waitTemplateReady(t, ctx, d, name)
-	})
-	t.Run("save name taken", func(t *testing.T) {
-		_, err := d.Save(ctx, backend.SaveRequest{Entity: e, Method: saveHot, Name: "tinyos"}, nil)
-		if got, want := d.ErrorCode(err), occi.AlreadyExists; got != want {
-			t.Errorf("Save named tinyos: code %v (%v), want %v", got, err, want)
+	e.BackendRef = o.Ref
+	t.Cleanup(func() {
+		if err := d.Delete(context.Background(), e); err != nil {
+			t.Errorf("Delete %s: %v", e.BackendRef, err)
 		}
 	})
-	t.Run("delete and observe gone", func(t *testing.T) {
-		if err := d.Delete(ctx, e); err != nil {
-			t.Fatalf("Delete: %v", err)
-		}
-		o, err := d.Observe(ctx, e)
-		if err != nil || !o.Gone {
-			t.Errorf("Observe after Delete: %+v, %v; want Gone", o, err)
-		}
-		if err := d.Delete(ctx, e); err != nil {
-			t.Errorf("second Delete: %v, want nil (already gone)", err)
-		}
-		_, err = d.Act(ctx, e, &occi.ActionInvocation{Action: actionStart}, nil)
-		if got, want := d.ErrorCode(err), occi.NotFound; got != want {
-			t.Errorf("start on a deleted server: code %v (%v), want %v", got, err, want)
-		}
-	})
+	if o.State != stateError || !strings.Contains(o.Message, "No valid host") {
+		t.Errorf("Create with a flavor no host can take: state %q message %q, want error with Nova's \"No valid host\" fault", o.State, o.Message)
+	}
+	if got, err := d.Observe(ctx, e); err != nil || got.State != stateError || got.Message != o.Message {
+		t.Errorf("Observe: %+v, %v; want the same error", got, err)
+	}
+	_, err = d.Act(ctx, e, &occi.ActionInvocation{Action: actionRestart}, nil)
+	if got := d.ErrorCode(err); got != occi.FailedPrecondition {
+		t.Errorf("restart in error: code %v (%v), want FailedPrecondition", got, err)
+	}
 }
 
 // TestAIOTokenPassThrough acts with a caller's Keystone token in a driver

@@ -414,9 +414,17 @@ func (d *Driver) deleteServer(ctx context.Context, c *clients, e *occi.Entity) e
 func (d *Driver) actServer(ctx context.Context, c *clients, e *occi.Entity, inv *occi.ActionInvocation, progress backend.ProgressFunc) (backend.Observation, error) {
 	id := e.BackendRef
 	method, _ := inv.Attributes[paramMethod].(string)
-	s, err := d.waitIdle(ctx, c, id, progress)
+	s, err := d.getServer(ctx, c, id)
 	if err != nil {
-		return backend.Observation{}, err
+		return backend.Observation{}, d.wrap(err, "nova", "read server "+id)
+	}
+	// busy: a task was running (an earlier, abandoned call perhaps); if it
+	// ends where this action leads, the action is done rather than refused.
+	busy := !idle(s)
+	if busy {
+		if s, err = d.waitIdle(ctx, c, id, progress); err != nil {
+			return backend.Observation{}, err
+		}
 	}
 	vm := vmStateOf(s)
 	var call func() error
@@ -424,6 +432,9 @@ func (d *Driver) actServer(ctx context.Context, c *clients, e *occi.Entity, inv 
 	what := ""
 	state := serverObservation(s).State
 	refuse := func(verb string) (backend.Observation, error) {
+		if busy && (verb == "start" && state == stateActive || verb == "stop" && state == stateInactive) {
+			return serverObservation(s), nil
+		}
 		return backend.Observation{}, occi.Errorf(occi.FailedPrecondition, "cannot %s %s: it is %s (Nova status %s)", verb, e.Location, state, s.Status)
 	}
 	switch inv.Action {

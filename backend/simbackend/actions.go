@@ -81,8 +81,8 @@ func (d *Driver) Act(ctx context.Context, e *occi.Entity, inv *occi.ActionInvoca
 	if err := ctx.Err(); err != nil {
 		return backend.Observation{}, err
 	}
-	if inv == nil {
-		return backend.Observation{}, errorf(ErrInvalid, "no action given")
+	if inv == nil || e == nil {
+		return backend.Observation{}, errorf(ErrInvalid, "an action needs an entity and an invocation")
 	}
 	d.mu.Lock()
 	if d.closed {
@@ -158,6 +158,9 @@ func (d *Driver) Act(ctx context.Context, e *occi.Entity, inv *occi.ActionInvoca
 func (d *Driver) Save(ctx context.Context, req backend.SaveRequest, progress backend.ProgressFunc) (backend.Template, error) {
 	if err := ctx.Err(); err != nil {
 		return backend.Template{}, err
+	}
+	if req.Entity == nil {
+		return backend.Template{}, errorf(ErrInvalid, "save needs an entity")
 	}
 	if progress == nil {
 		progress = func(backend.Observation) {}

@@ -75,7 +75,9 @@
 // With Options.Dir empty the simulator lives in memory. Otherwise its whole
 // state is one JSON file, state.json in Dir, rewritten atomically (write,
 // fsync, rename, fsync of the directory) after every change, so closing and
-// reopening loses nothing. Only one Driver may use a Dir at a time. On reopen,
+// reopening loses nothing. Only one Driver may use a Dir at a time: Open
+// locks it (flock, on Unix) and fails with a Conflict error while another
+// driver holds it. On reopen,
 // a template still saving resumes its copy and becomes ready after Delay (its
 // disk was captured when the save started), and an object caught in the
 // middle of an action is left in the state it had before that action with an

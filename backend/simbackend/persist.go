@@ -20,9 +20,6 @@ func load(dir string) (*state, error) {
 	if dir == "" {
 		return st, nil
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("simbackend: creating state directory: %w", err)
-	}
 	b, err := os.ReadFile(filepath.Join(dir, stateFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return st, nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -43,6 +44,7 @@ type Driver struct {
 	nextW   int
 	closed  bool
 	closing chan struct{}
+	unlock  func() // releases Dir
 	bg      sync.WaitGroup
 }
 
@@ -154,9 +156,21 @@ func Open(opts Options) (*Driver, error) {
 		faults:  map[string][]error{},
 		watch:   map[int]*watcher{},
 		closing: make(chan struct{}),
+		unlock:  func() {},
+	}
+	if opts.Dir != "" {
+		if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+			return nil, fmt.Errorf("simbackend: creating state directory: %w", err)
+		}
+		unlock, err := lockDir(opts.Dir)
+		if err != nil {
+			return nil, err
+		}
+		d.unlock = unlock
 	}
 	st, err := load(opts.Dir)
 	if err != nil {
+		d.unlock()
 		return nil, err
 	}
 	d.st = st
@@ -173,6 +187,7 @@ func Open(opts Options) (*Driver, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if err := d.persistLocked(); err != nil {
+		d.unlock()
 		return nil, err
 	}
 	for _, t := range st.Templates {
@@ -334,6 +349,7 @@ func (d *Driver) Close() error {
 	close(d.closing)
 	d.mu.Unlock()
 	d.bg.Wait()
+	d.unlock()
 	return nil
 }
 
@@ -810,6 +826,9 @@ func (d *Driver) Observe(ctx context.Context, e *occi.Entity) (backend.Observati
 	if err := d.checkLocked("observe"); err != nil {
 		return backend.Observation{}, err
 	}
+	if e == nil {
+		return backend.Observation{}, errorf(ErrInvalid, "observe needs an entity")
+	}
 	o := d.lookupLocked(e)
 	if o == nil {
 		return backend.Observation{Gone: true, Ref: e.BackendRef}, nil
@@ -830,6 +849,9 @@ func (d *Driver) Update(ctx context.Context, old, updated *occi.Entity) (backend
 	defer d.mu.Unlock()
 	if err := d.checkLocked("update"); err != nil {
 		return backend.Observation{}, err
+	}
+	if updated == nil {
+		return backend.Observation{}, errorf(ErrInvalid, "update needs the updated entity")
 	}
 	o := d.lookupLocked(updated)
 	if o == nil {
@@ -935,6 +957,9 @@ func (d *Driver) updateComputeLocked(n *object, old, updated *occi.Entity) error
 func (d *Driver) Delete(ctx context.Context, e *occi.Entity) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if e == nil {
+		return errorf(ErrInvalid, "delete needs an entity")
 	}
 	d.mu.Lock()
 	if o := d.lookupLocked(e); o == nil || d.closed {

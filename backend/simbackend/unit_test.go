@@ -3,6 +3,7 @@ package simbackend_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -901,5 +902,50 @@ func TestConcurrentUse(t *testing.T) {
 	wg.Wait()
 	if left, _ := d.Leftovers(ctx); cmp.Diff([]string{"/network/n"}, left) != "" {
 		t.Errorf("after concurrent use: got %q, want only the network", left)
+	}
+}
+
+func TestErrorCode(t *testing.T) {
+	d := open(t, simbackend.Options{})
+	defer d.Close()
+	wrapped := func(err error) error { return fmt.Errorf("while testing: %w", err) }
+	tests := []struct {
+		err  error
+		want occi.Code
+	}{
+		{nil, occi.OK},
+		{wrapped(simbackend.ErrNotFound), occi.NotFound},
+		{wrapped(simbackend.ErrState), occi.FailedPrecondition},
+		{wrapped(simbackend.ErrBusy), occi.Conflict},
+		{wrapped(simbackend.ErrInvalid), occi.InvalidArgument},
+		{wrapped(simbackend.ErrExists), occi.AlreadyExists},
+		{wrapped(simbackend.ErrClosed), occi.Unavailable},
+		{context.Canceled, occi.Unavailable},
+		{wrapped(context.DeadlineExceeded), occi.Unavailable},
+		{occi.Errorf(occi.PermissionDenied, "no"), occi.PermissionDenied},
+		{errors.New("something else"), occi.Internal},
+	}
+	for _, tt := range tests {
+		if got := d.ErrorCode(tt.err); got != tt.want {
+			t.Errorf("ErrorCode(%v): got %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}
+
+func TestNilInput(t *testing.T) {
+	d := open(t, simbackend.Options{})
+	defer d.Close()
+	calls := map[string]func() error{
+		"Create":  func() error { _, err := d.Create(ctx, backend.CreateRequest{}); return err },
+		"Observe": func() error { _, err := d.Observe(ctx, nil); return err },
+		"Update":  func() error { _, err := d.Update(ctx, nil, nil); return err },
+		"Delete":  func() error { return d.Delete(ctx, nil) },
+		"Act":     func() error { _, err := d.Act(ctx, nil, nil, nil); return err },
+		"Save":    func() error { _, err := d.Save(ctx, backend.SaveRequest{Method: "hot"}, nil); return err },
+	}
+	for name, call := range calls {
+		if got := d.ErrorCode(call()); got != occi.InvalidArgument {
+			t.Errorf("%s with nil input: got code %v, want InvalidArgument", name, got)
+		}
 	}
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -41,6 +43,58 @@ func (x *execution) encode(f func(c render.Codec, w *render.Writer) error) error
 		out += "\n"
 	}
 	_, err := io.WriteString(x.stdout, out)
+	return err
+}
+
+// jsonEntity renders e in OCCI JSON with its absolute location as an
+// extra "location" member first: the OCCI JSON rendering of an entity
+// does not carry it, and scripts need it.
+func (x *execution) jsonEntity(e *occi.Entity) ([]byte, error) {
+	var body bytes.Buffer
+	w := &render.Writer{Header: http.Header{}, Body: &body, Base: x.client.Endpoint()}
+	if err := occijson.New().EncodeEntity(w, e); err != nil {
+		return nil, err
+	}
+	b := bytes.TrimSpace(body.Bytes())
+	if e.Location == "" || len(b) < 2 || b[0] != '{' {
+		return b, nil
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(b, &members); err == nil {
+		if _, has := members["location"]; has {
+			return b, nil
+		}
+	}
+	loc, _ := json.Marshal(x.client.URL(e.Location))
+	out := append([]byte(`{"location":`), loc...)
+	if rest := bytes.TrimSpace(b[1:]); len(rest) > 0 && rest[0] != '}' {
+		out = append(out, ',')
+	}
+	return append(out, b[1:]...), nil
+}
+
+// jsonEntities renders a collection as {"resources": [...], "links":
+// [...]}, each entity with its location (see jsonEntity).
+func (x *execution) jsonEntities(es []*occi.Entity) error {
+	var res, links [][]byte
+	for _, e := range es {
+		b, err := x.jsonEntity(e)
+		if err != nil {
+			return err
+		}
+		if e.IsLink() {
+			links = append(links, b)
+		} else {
+			res = append(res, b)
+		}
+	}
+	var out bytes.Buffer
+	out.WriteString(`{"resources":[`)
+	out.Write(bytes.Join(res, []byte(",")))
+	out.WriteString(`],"links":[`)
+	out.Write(bytes.Join(links, []byte(",")))
+	out.WriteString("]}\n")
+	_, err := x.stdout.Write(out.Bytes())
 	return err
 }
 
@@ -92,7 +146,9 @@ func (x *execution) printEntities(es []*occi.Entity) error {
 		return x.locations(es)
 	}
 	switch x.g.Output {
-	case "text", "json":
+	case "json":
+		return x.jsonEntities(es)
+	case "text":
 		return x.encode(func(c render.Codec, w *render.Writer) error { return c.EncodeCollection(w, es) })
 	}
 	rows := [][]string{{"LOCATION", "KIND", "TITLE", "STATE", "DETAILS"}}
@@ -127,7 +183,14 @@ func (x *execution) printEntity(e *occi.Entity) error {
 		return x.locations([]*occi.Entity{e})
 	}
 	switch x.g.Output {
-	case "text", "json":
+	case "json":
+		b, err := x.jsonEntity(e)
+		if err != nil {
+			return err
+		}
+		_, err = x.stdout.Write(append(b, '\n'))
+		return err
+	case "text":
 		return x.encode(func(c render.Codec, w *render.Writer) error { return c.EncodeEntity(w, e) })
 	}
 	rows := [][]string{

@@ -18,34 +18,43 @@ import (
 )
 
 // The end-to-end tests run the CLI (in-process, through app.main) against
-// the real occid: TestMain builds cmd/occid into a temporary directory and
-// each test starts it on 127.0.0.1 with a free port, the sim backend and a
+// the real occid: the first of them builds cmd/occid into a temporary
+// directory (removed by TestMain) and each test starts it on 127.0.0.1 with a free port, the sim backend and a
 // temporary data directory.
 
-var occidBinary string
+var (
+	buildOnce   sync.Once
+	occidBinary string
+	buildErr    error
+	binDir      string
+)
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	code := func() int {
-		dir, err := os.MkdirTemp("", "occi-e2e-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		if !testing.Short() {
-			bin := filepath.Join(dir, "occid")
-			cmd := exec.Command("go", "build", "-o", bin, "github.com/occid/occi/cmd/occid")
-			cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-			if err := cmd.Run(); err != nil {
-				fmt.Fprintf(os.Stderr, "building occid for the end-to-end tests: %v\n", err)
-				return 1
-			}
-			occidBinary = bin
-		}
-		return m.Run()
-	}()
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
 	os.Exit(code)
+}
+
+// buildOccid builds cmd/occid once per test binary, on first use.
+func buildOccid() (string, error) {
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "occi-e2e-")
+		if buildErr != nil {
+			return
+		}
+		bin := filepath.Join(binDir, "occid")
+		cmd := exec.Command("go", "build", "-o", bin, "github.com/occid/occi/cmd/occid")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("building occid: %v\n%s", err, out)
+			return
+		}
+		occidBinary = bin
+	})
+	return occidBinary, buildErr
 }
 
 // server is a running occid.
@@ -80,12 +89,16 @@ var listening = regexp.MustCompile(`msg="occid listening" url=(http://\S+)`)
 // test ends. It skips the test in -short mode (no binary is built).
 func startOccid(t *testing.T, extra ...string) *server {
 	t.Helper()
-	if occidBinary == "" {
-		t.Skip("end-to-end tests need the occid binary, which is not built in -short mode")
+	if testing.Short() {
+		t.Skip("end-to-end test skipped in -short mode: it builds and starts occid")
+	}
+	bin, err := buildOccid()
+	if err != nil {
+		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	args := append([]string{"--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"), "--log-level", "info"}, extra...)
-	cmd := exec.Command(occidBinary, args...)
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "OCCID_CONFIG=")
 	pr, pw := io.Pipe()
 	logs := &syncBuffer{}
@@ -107,7 +120,11 @@ func startOccid(t *testing.T, extra ...string) *server {
 		}
 		pw.Close()
 		if t.Failed() {
-			t.Logf("occid log:\n%s", logs.String())
+			lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+			if len(lines) > 30 {
+				lines = lines[len(lines)-30:]
+			}
+			t.Logf("occid log (last lines):\n%s", strings.Join(lines, "\n"))
 		}
 	})
 	found := make(chan string, 1)

@@ -187,6 +187,9 @@ func collection(base string, o *object, where string) ([]*occi.Entity, error) {
 		if !isArr {
 			return nil, wrongType(w, "an array of entity objects", v)
 		}
+		if len(out)+len(a) > render.MaxItems {
+			return nil, invalid(w, "more than %d entities; split the request", render.MaxItems)
+		}
 		for i, ev := range a {
 			eo, isObj := ev.(*object)
 			if !isObj {
@@ -304,6 +307,9 @@ func (Codec) DecodeLocations(r *render.Reader) ([]string, error) {
 	}
 	var out []string
 	add := func(a []any, where string) error {
+		if len(out)+len(a) > render.MaxItems {
+			return invalid(where, "more than %d locations; split the request", render.MaxItems)
+		}
 		for i, e := range a {
 			p, err := itemLocation(r.Base, e, index(where, i))
 			if err != nil {
@@ -373,7 +379,7 @@ func (Codec) DecodeAction(r *render.Reader) (*occi.ActionInvocation, error) {
 }
 
 var formatTypes = map[string]occi.AttrType{
-	"uri": occi.TypeURI, "ip": occi.TypeIP, "ipv4": occi.TypeIP, "ipv6": occi.TypeIP,
+	"uri": occi.TypeURI, "uri-reference": occi.TypeURI, "ip": occi.TypeIP, "ipv4": occi.TypeIP, "ipv6": occi.TypeIP,
 	"cidr": occi.TypeCIDR, "date-time": occi.TypeDatetime,
 }
 

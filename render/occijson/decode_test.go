@@ -145,7 +145,7 @@ func TestDecodeMalformed(t *testing.T) {
 		want   string
 	}{
 		{"empty body", ent(""), "JSON body: empty body"},
-		{"syntax error", ent(`{"kind":}`), "JSON body: invalid character '}' looking for beginning of value at offset"},
+		{"syntax error", ent(`{"kind":}`), "JSON body: invalid character '}' looking for the beginning of a value at offset 8"},
 		{"truncated", ent(`{"kind":"a#b"`), "JSON body: unexpected end of JSON input"},
 		{"trailing data", ent(`{} {}`), "JSON body: unexpected data after the JSON value"},
 		{"not an object", ent(`[1]`), "JSON body: want an entity object, got an array"},

@@ -213,11 +213,11 @@ func appendBool(b []byte, v bool) []byte {
 }
 
 // Formats used in the JSON-Schema "pattern" object to keep OCCI types that
-// JSON's type names cannot tell apart. "uri" and "date-time" are JSON
-// Schema formats; "ip" and "cidr" are OCCI-specific (validators ignore
-// unknown formats).
+// JSON's type names cannot tell apart. "uri-reference" and "date-time" are
+// JSON Schema formats (OCCI URIs may be relative); "ip" and "cidr" are
+// OCCI-specific (validators ignore unknown formats).
 var typeFormats = map[occi.AttrType]string{
-	occi.TypeURI:      "uri",
+	occi.TypeURI:      "uri-reference",
 	occi.TypeIP:       "ip",
 	occi.TypeCIDR:     "cidr",
 	occi.TypeDatetime: "date-time",

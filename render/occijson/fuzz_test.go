@@ -1,11 +1,17 @@
 package occijson_test
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/occid/occi/render"
 	"github.com/occid/occi/render/occijson"
@@ -36,7 +42,48 @@ func FuzzJSON(f *testing.F) {
 	}
 	c := occijson.New()
 	f.Fuzz(func(t *testing.T, body string) {
+		checkParser(t, []byte(body))
 		r := &render.Reader{Header: http.Header{}, Body: []byte(body), Base: rendertest.Base}
 		rendertest.CheckDecoders(t, c, rendertest.Fidelity{}, r)
 	})
+}
+
+// checkParser compares the package's JSON parser with encoding/json.
+func checkParser(t *testing.T, body []byte) {
+	t.Helper()
+	got, err := occijson.ParsePlain(body)
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var want any
+	werr := dec.Decode(&want)
+	if werr == nil && dec.More() {
+		werr = errors.New("trailing data")
+	}
+	if werr == nil {
+		if _, err := dec.Token(); err != io.EOF {
+			werr = errors.New("trailing data")
+		}
+	}
+	if err != nil {
+		if werr == nil && !strings.Contains(err.Error(), "nested deeper") && !strings.Contains(err.Error(), "values; split") {
+			t.Fatalf("parser rejected what encoding/json accepts: %v", err)
+		}
+		return
+	}
+	if werr != nil {
+		t.Fatalf("parser accepted what encoding/json rejects (%v)", werr)
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Fatalf("parser differs from encoding/json (-json +parser):\n%s", d)
+	}
+}
+
+func TestParserMatchesEncodingJSON(t *testing.T) {
+	for _, s := range []string{
+		`{"a":[1,-2.5e3,true,false,null,"x\u00e9\ud83d\ude80\n\"\\\/"],"b":{}}`,
+		`"\ud800"`, `"\ud800\u0041"`, `"\udc00\ud800"`, "\"\xff\xfe\"", `[]`, ` 0 `, `-0.0E+1`,
+		`01`, `1.`, `.5`, `+1`, `[1,]`, `{"a":1,}`, `{"a" 1}`, `nul`, `"\x"`, "\"a\tb\"", `[1] [2]`, `"\u12"`,
+	} {
+		t.Run(s, func(t *testing.T) { checkParser(t, []byte(s)) })
+	}
 }

@@ -3,10 +3,11 @@ package occijson
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/occid/occi"
 	"github.com/occid/occi/render"
@@ -25,8 +26,11 @@ func (o *object) get(k string) (any, bool) {
 	return v, ok
 }
 
+// parser is a small JSON parser that keeps the member order of objects,
+// reads numbers as json.Number, and enforces MaxDepth and a value count.
 type parser struct {
-	dec   *json.Decoder
+	s     []byte
+	i     int
 	count int
 }
 
@@ -43,27 +47,34 @@ func parse(body []byte) (any, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, invalid("", "empty body")
 	}
-	p := &parser{dec: json.NewDecoder(bytes.NewReader(body))}
-	p.dec.UseNumber()
+	p := &parser{s: body}
 	v, err := p.value(0)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := p.dec.Token(); err != io.EOF {
-		return nil, invalid("", "unexpected data after the JSON value at offset %d", p.dec.InputOffset())
+	p.ws()
+	if p.i < len(p.s) {
+		return nil, invalid("", "unexpected data after the JSON value at offset %d", p.i)
 	}
 	return v, nil
 }
 
-func (p *parser) syntax(err error) error {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return invalid("", "%s at offset %d", se.Error(), se.Offset)
+func (p *parser) ws() {
+	for p.i < len(p.s) {
+		switch p.s[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
 	}
-	if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
+}
+
+func (p *parser) errAt(what string) error {
+	if p.i >= len(p.s) {
 		return invalid("", "unexpected end of JSON input")
 	}
-	return invalid("", "%s at offset %d", err.Error(), p.dec.InputOffset())
+	return invalid("", "invalid character %q %s at offset %d", rune(p.s[p.i]), what, p.i)
 }
 
 func (p *parser) value(depth int) (any, error) {
@@ -74,55 +85,250 @@ func (p *parser) value(depth int) (any, error) {
 	if p.count > render.MaxItems*4 {
 		return nil, invalid("", "more than %d values; split the request", render.MaxItems*4)
 	}
-	t, err := p.dec.Token()
-	if err != nil {
-		return nil, p.syntax(err)
+	p.ws()
+	if p.i >= len(p.s) {
+		return nil, p.errAt("")
 	}
-	switch x := t.(type) {
-	case json.Delim:
-		switch x {
-		case '{':
-			o := &object{vals: map[string]any{}}
-			for p.dec.More() {
-				kt, err := p.dec.Token()
-				if err != nil {
-					return nil, p.syntax(err)
-				}
-				k, ok := kt.(string)
-				if !ok {
-					return nil, invalid("", "object key expected at offset %d", p.dec.InputOffset())
-				}
-				v, err := p.value(depth + 1)
-				if err != nil {
-					return nil, err
-				}
-				if _, dup := o.vals[k]; !dup {
-					o.keys = append(o.keys, k)
-				}
-				o.vals[k] = v
-			}
-			if _, err := p.dec.Token(); err != nil {
-				return nil, p.syntax(err)
-			}
+	switch c := p.s[p.i]; {
+	case c == '{':
+		p.i++
+		o := &object{vals: map[string]any{}}
+		p.ws()
+		if p.i < len(p.s) && p.s[p.i] == '}' {
+			p.i++
 			return o, nil
-		case '[':
-			a := []any{}
-			for p.dec.More() {
-				v, err := p.value(depth + 1)
-				if err != nil {
-					return nil, err
-				}
-				a = append(a, v)
+		}
+		for {
+			p.ws()
+			if p.i >= len(p.s) || p.s[p.i] != '"' {
+				return nil, p.errAt("looking for an object key")
 			}
-			if _, err := p.dec.Token(); err != nil {
-				return nil, p.syntax(err)
+			k, err := p.str()
+			if err != nil {
+				return nil, err
 			}
+			p.ws()
+			if p.i >= len(p.s) || p.s[p.i] != ':' {
+				return nil, p.errAt("after an object key")
+			}
+			p.i++
+			v, err := p.value(depth + 1)
+			if err != nil {
+				return nil, err
+			}
+			if _, dup := o.vals[k]; !dup {
+				o.keys = append(o.keys, k)
+			}
+			o.vals[k] = v
+			p.ws()
+			if p.i < len(p.s) && p.s[p.i] == ',' {
+				p.i++
+				continue
+			}
+			if p.i < len(p.s) && p.s[p.i] == '}' {
+				p.i++
+				return o, nil
+			}
+			return nil, p.errAt("after an object member")
+		}
+	case c == '[':
+		p.i++
+		a := []any{}
+		p.ws()
+		if p.i < len(p.s) && p.s[p.i] == ']' {
+			p.i++
 			return a, nil
 		}
-		return nil, invalid("", "unexpected %q at offset %d", x, p.dec.InputOffset())
-	default:
-		return t, nil
+		for {
+			v, err := p.value(depth + 1)
+			if err != nil {
+				return nil, err
+			}
+			a = append(a, v)
+			p.ws()
+			if p.i < len(p.s) && p.s[p.i] == ',' {
+				p.i++
+				continue
+			}
+			if p.i < len(p.s) && p.s[p.i] == ']' {
+				p.i++
+				return a, nil
+			}
+			return nil, p.errAt("after an array element")
+		}
+	case c == '"':
+		return p.str()
+	case c == '-' || c >= '0' && c <= '9':
+		return p.number()
+	case bytes.HasPrefix(p.s[p.i:], []byte("true")):
+		p.i += 4
+		return true, nil
+	case bytes.HasPrefix(p.s[p.i:], []byte("false")):
+		p.i += 5
+		return false, nil
+	case bytes.HasPrefix(p.s[p.i:], []byte("null")):
+		p.i += 4
+		return nil, nil
 	}
+	return nil, p.errAt("looking for the beginning of a value")
+}
+
+func (p *parser) number() (json.Number, error) {
+	start := p.i
+	digits := func() int {
+		n := 0
+		for p.i < len(p.s) && p.s[p.i] >= '0' && p.s[p.i] <= '9' {
+			p.i++
+			n++
+		}
+		return n
+	}
+	if p.s[p.i] == '-' {
+		p.i++
+	}
+	if p.i < len(p.s) && p.s[p.i] == '0' {
+		p.i++
+	} else if digits() == 0 {
+		return "", p.errAt("in a number")
+	}
+	if p.i < len(p.s) && p.s[p.i] == '.' {
+		p.i++
+		if digits() == 0 {
+			return "", p.errAt("after a decimal point")
+		}
+	}
+	if p.i < len(p.s) && (p.s[p.i] == 'e' || p.s[p.i] == 'E') {
+		p.i++
+		if p.i < len(p.s) && (p.s[p.i] == '+' || p.s[p.i] == '-') {
+			p.i++
+		}
+		if digits() == 0 {
+			return "", p.errAt("in an exponent")
+		}
+	}
+	return json.Number(p.s[start:p.i]), nil
+}
+
+// str reads a string at p.s[p.i] == '"'. Invalid UTF-8 and lone
+// surrogates become U+FFFD, as encoding/json does.
+func (p *parser) str() (string, error) {
+	p.i++
+	start := p.i
+	// Fast path: no escapes, ASCII or valid UTF-8.
+	for p.i < len(p.s) {
+		c := p.s[p.i]
+		if c == '"' {
+			raw := p.s[start:p.i]
+			p.i++
+			return validString(raw), nil
+		}
+		if c == '\\' || c < 0x20 {
+			break
+		}
+		p.i++
+	}
+	b := append([]byte(nil), p.s[start:p.i]...)
+	for p.i < len(p.s) {
+		c := p.s[p.i]
+		switch {
+		case c == '"':
+			p.i++
+			return validString(b), nil
+		case c < 0x20:
+			return "", p.errAt("in a string")
+		case c != '\\':
+			b = append(b, c)
+			p.i++
+			continue
+		}
+		p.i++
+		if p.i >= len(p.s) {
+			break
+		}
+		e := p.s[p.i]
+		p.i++
+		switch e {
+		case '"', '\\', '/':
+			b = append(b, e)
+		case 'b':
+			b = append(b, '\b')
+		case 'f':
+			b = append(b, '\f')
+		case 'n':
+			b = append(b, '\n')
+		case 'r':
+			b = append(b, '\r')
+		case 't':
+			b = append(b, '\t')
+		case 'u':
+			r, ok := p.hex4()
+			if !ok {
+				return "", p.errAt("in a \\u escape")
+			}
+			if utf16.IsSurrogate(r) {
+				r2 := unicode.ReplacementChar
+				if p.i+1 < len(p.s) && p.s[p.i] == '\\' && p.s[p.i+1] == 'u' {
+					save := p.i
+					p.i += 2
+					if lo, ok := p.hex4(); ok {
+						if d := utf16.DecodeRune(r, lo); d != unicode.ReplacementChar {
+							r2 = d
+						} else {
+							p.i = save
+						}
+					} else {
+						p.i = save
+					}
+				}
+				r = r2
+			}
+			b = utf8.AppendRune(b, r)
+		default:
+			p.i--
+			return "", p.errAt("in a string escape")
+		}
+	}
+	return "", invalid("", "unexpected end of JSON input")
+}
+
+// validString converts b to a string, replacing each byte of invalid
+// UTF-8 with U+FFFD (as encoding/json does).
+func validString(b []byte) string {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	out := make([]byte, 0, len(b)+8)
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if r == utf8.RuneError && n == 1 {
+			out = append(out, "\uFFFD"...)
+		} else {
+			out = append(out, b[:n]...)
+		}
+		b = b[n:]
+	}
+	return string(out)
+}
+
+func (p *parser) hex4() (rune, bool) {
+	if p.i+4 > len(p.s) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range p.s[p.i : p.i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	p.i += 4
+	return r, true
 }
 
 func typeName(v any) string {

@@ -38,9 +38,12 @@ func openBench(b *testing.B) (*pgstore.Store, string) {
 	return s, dsn
 }
 
+// BenchmarkCreate measures durable creates through the store and, right
+// after each, the raw-insert baseline on the same database, so that
+// -count interleaves them and their ratio is measured under the same load.
 func BenchmarkCreate(b *testing.B) {
 	ctx := context.Background()
-	b.Run("serial", func(b *testing.B) {
+	b.Run("store/serial", func(b *testing.B) {
 		s, _ := openBench(b)
 		b.ResetTimer()
 		for i := range b.N {
@@ -50,7 +53,18 @@ func BenchmarkCreate(b *testing.B) {
 		}
 		perSecond(b, "creates")
 	})
-	b.Run("concurrent16", func(b *testing.B) {
+	b.Run("raw/serial", func(b *testing.B) {
+		_, dsn := openBench(b)
+		pool := rawPool(b, dsn)
+		b.ResetTimer()
+		for i := range b.N {
+			if err := rawInsert(ctx, pool, benchdata.Entity(i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		perSecond(b, "creates")
+	})
+	b.Run("store/concurrent16", func(b *testing.B) {
 		s, _ := openBench(b)
 		var n atomic.Int64
 		b.SetParallelism(8) // 16 goroutines on 2 CPUs
@@ -58,6 +72,22 @@ func BenchmarkCreate(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				if err := s.Write(ctx, store.Mutation{Put: benchdata.Entity(int(n.Add(1)))}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		perSecond(b, "creates")
+	})
+	b.Run("raw/concurrent16", func(b *testing.B) {
+		_, dsn := openBench(b)
+		pool := rawPool(b, dsn)
+		var n atomic.Int64
+		b.SetParallelism(8)
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := rawInsert(ctx, pool, benchdata.Entity(int(n.Add(1)))); err != nil {
 					b.Error(err)
 					return
 				}
@@ -105,36 +135,6 @@ func rawInsert(ctx context.Context, pool *pgxpool.Pool, e *occi.Entity) error {
 	return tx.Commit(ctx)
 }
 
-func BenchmarkRawInsert(b *testing.B) {
-	ctx := context.Background()
-	b.Run("serial", func(b *testing.B) {
-		_, dsn := openBench(b)
-		pool := rawPool(b, dsn)
-		b.ResetTimer()
-		for i := range b.N {
-			if err := rawInsert(ctx, pool, benchdata.Entity(i)); err != nil {
-				b.Fatal(err)
-			}
-		}
-		perSecond(b, "creates")
-	})
-	b.Run("concurrent16", func(b *testing.B) {
-		_, dsn := openBench(b)
-		pool := rawPool(b, dsn)
-		var n atomic.Int64
-		b.SetParallelism(8)
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if err := rawInsert(ctx, pool, benchdata.Entity(int(n.Add(1)))); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-		perSecond(b, "creates")
-	})
-}
 
 const pageEntities = 100_000
 

@@ -40,9 +40,12 @@ func perSecond(b *testing.B, what string) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), what+"/s")
 }
 
+// BenchmarkCreate measures durable creates through the store and, right
+// after each, the raw-insert baseline on the same database, so that
+// -count interleaves them and their ratio is measured under the same load.
 func BenchmarkCreate(b *testing.B) {
 	ctx := context.Background()
-	b.Run("serial", func(b *testing.B) {
+	b.Run("store/serial", func(b *testing.B) {
 		s, _ := openBench(b)
 		b.ResetTimer()
 		for i := range b.N {
@@ -52,7 +55,19 @@ func BenchmarkCreate(b *testing.B) {
 		}
 		perSecond(b, "creates")
 	})
-	b.Run("concurrent16", func(b *testing.B) {
+	b.Run("raw/serial", func(b *testing.B) {
+		s, path := openBench(b)
+		s.Close()
+		db := rawDB(b, path)
+		b.ResetTimer()
+		for i := range b.N {
+			if err := rawInsert(db, benchdata.Entity(i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		perSecond(b, "creates")
+	})
+	b.Run("store/concurrent16", func(b *testing.B) {
 		s, _ := openBench(b)
 		var n atomic.Int64
 		b.SetParallelism(8) // 16 goroutines on 2 CPUs
@@ -60,6 +75,23 @@ func BenchmarkCreate(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				if err := s.Write(ctx, store.Mutation{Put: benchdata.Entity(int(n.Add(1)))}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		perSecond(b, "creates")
+	})
+	b.Run("raw/concurrent16", func(b *testing.B) {
+		s, path := openBench(b)
+		s.Close()
+		db := rawDB(b, path)
+		var n atomic.Int64
+		b.SetParallelism(8)
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := rawInsert(db, benchdata.Entity(int(n.Add(1)))); err != nil {
 					b.Error(err)
 					return
 				}
@@ -104,37 +136,6 @@ func rawInsert(db *sql.DB, e *occi.Entity) error {
 	return tx.Commit()
 }
 
-func BenchmarkRawInsert(b *testing.B) {
-	b.Run("serial", func(b *testing.B) {
-		s, path := openBench(b)
-		s.Close()
-		db := rawDB(b, path)
-		b.ResetTimer()
-		for i := range b.N {
-			if err := rawInsert(db, benchdata.Entity(i)); err != nil {
-				b.Fatal(err)
-			}
-		}
-		perSecond(b, "creates")
-	})
-	b.Run("concurrent16", func(b *testing.B) {
-		s, path := openBench(b)
-		s.Close()
-		db := rawDB(b, path)
-		var n atomic.Int64
-		b.SetParallelism(8)
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if err := rawInsert(db, benchdata.Entity(int(n.Add(1)))); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-		perSecond(b, "creates")
-	})
-}
 
 const pageEntities = 100_000
 

@@ -49,6 +49,9 @@ func TestQueryPlans(t *testing.T) {
 		{"source", store.Query{Source: "/compute/0000", Limit: 100}, "entities_source"},
 		{"prefix", store.Query{Prefix: "/compute/", Offset: 100, Limit: 100}, "PRIMARY KEY"},
 		{"kind and mixin", store.Query{Kinds: []occi.CategoryID{kind}, Mixin: mixin, Limit: 100}, "SEARCH m USING PRIMARY KEY (mixin=?"},
+		{"kind with offset", store.Query{Kinds: []occi.CategoryID{kind}, Offset: 300, Limit: 100}, "COVERING INDEX entities_kind"},
+		{"mixin with offset", store.Query{Mixin: mixin, Offset: 50, Limit: 20}, "SEARCH m USING PRIMARY KEY (mixin=?"},
+		{"owner with offset", store.Query{Owner: "u1", Offset: 30, Limit: 20}, "COVERING INDEX entities_owner"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

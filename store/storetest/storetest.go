@@ -563,7 +563,6 @@ func snap(t *testing.T, s store.Store) snapshot {
 	return snapshot{es, ms}
 }
 
-
 func testAtomicity(t *testing.T, h Harness) {
 	ctx := context.Background()
 	s, _ := open(t, h)

@@ -30,17 +30,34 @@ func Select(d Dialect, q store.Query, count bool) (string, []any) {
 		return d.Placeholder(len(args))
 	}
 	loc := "e.location"
-	if count {
+	// With an offset, the rows to skip are counted in a subquery that reads
+	// locations only (from the index alone where it can), and only the
+	// page's rows are fetched whole.
+	deferred := !count && q.Offset > 0
+	switch {
+	case count:
 		b.WriteString("SELECT count(*)")
-	} else {
+	case deferred:
+		b.WriteString("SELECT o.location, o.owner, o.source, o.revision, o.body FROM entities o WHERE o.location IN (SELECT ")
+	default:
 		b.WriteString("SELECT e.location, e.owner, e.source, e.revision, e.body")
 	}
 	var conds []string
 	if !q.Mixin.IsZero() {
 		loc = "m.location"
-		b.WriteString(" FROM entity_mixins m JOIN entities e ON e.location = m.location")
 		conds = append(conds, "m.mixin = "+arg(q.Mixin.String()))
+		if deferred {
+			b.WriteString(loc)
+		}
+		if !deferred || len(q.Kinds) > 0 || q.Owner != "" || q.Source != "" {
+			b.WriteString(" FROM entity_mixins m JOIN entities e ON e.location = m.location")
+		} else {
+			b.WriteString(" FROM entity_mixins m") // every membership row has its entity
+		}
 	} else {
+		if deferred {
+			b.WriteString(loc)
+		}
 		b.WriteString(" FROM entities e")
 	}
 	if len(q.Kinds) == 1 {
@@ -83,6 +100,9 @@ func Select(d Dialect, q store.Query, count bool) (string, []any) {
 	}
 	if q.Offset > 0 {
 		fmt.Fprintf(&b, " OFFSET %d", q.Offset)
+	}
+	if deferred {
+		b.WriteString(") ORDER BY o.location")
 	}
 	return b.String(), args
 }

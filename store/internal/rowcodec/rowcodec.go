@@ -1,5 +1,6 @@
 // Package rowcodec turns entities and mixins into the rows that the SQL
-// stores (sqlitestore, pgstore) keep, and back. The queried fields go to
+// stores (sqlitestore, pgstore) keep, and back, and builds their List
+// queries. The queried fields go to
 // columns; the rest is a JSON body in which every number keeps its Go type:
 // an int64 is written as an integer literal and a float64 always with a
 // fraction or an exponent, so decoding tells them apart. Non-finite floats,
@@ -168,19 +169,57 @@ func EncodeEntity(e *occi.Entity) (*EntityRow, error) {
 	return row, nil
 }
 
-// DecodeEntity rebuilds the entity from its columns and body.
+// DecodeEntity rebuilds the entity from its columns and body. The body is
+// parsed once, into generic values, and the fields are taken from those.
 func DecodeEntity(location, owner, source string, revision int64, body []byte) (*occi.Entity, error) {
-	var j entityJSON
-	if err := json.Unmarshal(body, &j); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var doc map[string]any
+	if err := dec.Decode(&doc); err != nil {
 		return nil, occi.Wrap(err, occi.Internal, fmt.Sprintf("stored entity %s is corrupt", location))
 	}
-	e := &occi.Entity{
-		ID: j.ID, Location: location, Kind: j.Kind.id(), Mixins: ids(j.Mixins), Title: j.Title,
-		Summary: j.Summary, Source: source, SourceKind: j.SourceKind.id(), Target: j.Target,
-		TargetKind: j.TargetKind.id(), Owner: owner, Revision: revision, BackendRef: j.BackendRef,
+	bad := func(field string) error {
+		return occi.Errorf(occi.Internal, "stored entity %s is corrupt: field %s", location, field)
 	}
-	if j.Attributes != nil {
-		v, err := decodeValue(j.Attributes)
+	str := func(k string) (string, error) {
+		switch v := doc[k].(type) {
+		case nil:
+			return "", nil
+		case string:
+			return v, nil
+		}
+		return "", bad(k)
+	}
+	e := &occi.Entity{Location: location, Owner: owner, Source: source, Revision: revision}
+	var err error
+	for _, f := range []struct {
+		k string
+		p *string
+	}{{"id", &e.ID}, {"title", &e.Title}, {"summary", &e.Summary}, {"target", &e.Target}, {"backendRef", &e.BackendRef}} {
+		if *f.p, err = str(f.k); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range []struct {
+		k string
+		p *occi.CategoryID
+	}{{"kind", &e.Kind}, {"sourceKind", &e.SourceKind}, {"targetKind", &e.TargetKind}} {
+		if *f.p, err = catFrom(doc[f.k]); err != nil {
+			return nil, bad(f.k)
+		}
+	}
+	if ms, ok := doc["mixins"].([]any); ok {
+		e.Mixins = make([]occi.CategoryID, len(ms))
+		for i, m := range ms {
+			if e.Mixins[i], err = catFrom(m); err != nil {
+				return nil, bad("mixins")
+			}
+		}
+	} else if doc["mixins"] != nil {
+		return nil, bad("mixins")
+	}
+	if a, ok := doc["attrs"]; ok {
+		v, err := fromJSON(a)
 		if err != nil {
 			return nil, occi.Wrap(err, occi.Internal, fmt.Sprintf("stored attributes of %s are corrupt", location))
 		}
@@ -191,6 +230,22 @@ func DecodeEntity(location, owner, source string, revision int64, body []byte) (
 		e.Attributes = occi.Attributes(m)
 	}
 	return e, nil
+}
+
+func catFrom(v any) (occi.CategoryID, error) {
+	if v == nil {
+		return occi.CategoryID{}, nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return occi.CategoryID{}, fmt.Errorf("not a category")
+	}
+	s, ok1 := m["s"].(string)
+	t, ok2 := m["t"].(string)
+	if (!ok1 && m["s"] != nil) || (!ok2 && m["t"] != nil) {
+		return occi.CategoryID{}, fmt.Errorf("not a category")
+	}
+	return occi.CategoryID{Scheme: s, Term: t}, nil
 }
 
 type attrDefJSON struct {
@@ -426,18 +481,22 @@ func fromJSON(v any) (any, error) {
 				return nil, fmt.Errorf("unknown non-finite number %q", s)
 			}
 		}
-		out := make(map[string]any, len(x))
+		var escaped []string
 		for k, e := range x {
 			d, err := fromJSON(e)
 			if err != nil {
 				return nil, err
 			}
+			x[k] = d
 			if strings.HasPrefix(k, escapedKey) {
-				k = k[len(escapedKey):]
+				escaped = append(escaped, k)
 			}
-			out[k] = d
 		}
-		return out, nil
+		for _, k := range escaped {
+			x[k[len(escapedKey):]] = x[k]
+			delete(x, k)
+		}
+		return x, nil
 	default:
 		return v, nil // string, bool, nil
 	}
@@ -461,4 +520,6 @@ func PrefixEnd(prefix string) (string, bool) {
 	return "", false
 }
 
-func errorf(format string, args ...any) error { return occi.Errorf(occi.InvalidArgument, format, args...) }
+func errorf(format string, args ...any) error {
+	return occi.Errorf(occi.InvalidArgument, format, args...)
+}

@@ -1,0 +1,468 @@
+package crashtest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	_ "modernc.org/sqlite" // integrity check of the SQLite file after the kill
+
+	"github.com/occid/occi"
+	"github.com/occid/occi/store"
+	"github.com/occid/occi/store/pgstore"
+	"github.com/occid/occi/store/sqlitestore"
+)
+
+const (
+	creates      = 500 // concurrent creates in flight when occid is killed
+	killAfter    = 100 // responses received before the kill
+	actionVMs    = 8   // computes that take start/stop actions meanwhile
+	computeKind  = "http://schemas.ogf.org/occi/infrastructure#compute"
+	actionScheme = "http://schemas.ogf.org/occi/infrastructure/compute/action#"
+)
+
+var (
+	buildOnce sync.Once
+	binary    string
+	buildErr  error
+)
+
+// occid builds the occid binary once per test run.
+func occid(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "occid-crashtest-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binary = filepath.Join(dir, "occid")
+		goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+		if _, err := os.Stat(goTool); err != nil {
+			goTool = "go"
+		}
+		out, err := exec.Command(goTool, "build", "-o", binary, "github.com/occid/occi/cmd/occid").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/occid: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binary
+}
+
+// server is a running occid process.
+type server struct {
+	cmd  *exec.Cmd
+	base string // http://127.0.0.1:PORT
+	mu   sync.Mutex
+	log  bytes.Buffer
+	done chan struct{}
+}
+
+var listening = regexp.MustCompile(`msg="occid listening" url=(http://127\.0\.0\.1:[0-9]+)`)
+
+func start(t *testing.T, dataDir, storeURL string) *server {
+	t.Helper()
+	args := []string{"--listen", "127.0.0.1:0", "--data-dir", dataDir, "--backend", "sim://"}
+	if storeURL != "" {
+		args = append(args, "--store", storeURL)
+	}
+	s := &server{cmd: exec.Command(occid(t), args...), done: make(chan struct{})}
+	s.cmd.Env = append(os.Environ(), "OCCID_LOG_LEVEL=info")
+	out, err := s.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.cmd.Stdout = s.cmd.Stderr
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("start occid: %v", err)
+	}
+	urls := make(chan string, 1)
+	go func() {
+		defer close(s.done)
+		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			if m := listening.FindStringSubmatch(line); m != nil {
+				select {
+				case urls <- m[1]:
+				default:
+				}
+			}
+			s.mu.Lock()
+			if s.log.Len() < 4<<20 {
+				s.log.WriteString(line + "\n")
+			}
+			s.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { s.kill() })
+	select {
+	case s.base = <-urls:
+	case <-s.done:
+		t.Fatalf("occid exited before listening:\n%s", s.output())
+	case <-time.After(90 * time.Second):
+		t.Fatalf("occid did not report listening within 90 s:\n%s", s.output())
+	}
+	return s
+}
+
+func (s *server) output() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.log.String()
+	if len(out) > 8000 {
+		out = "…" + out[len(out)-8000:]
+	}
+	return out
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (s *server) kill() {
+	if s.cmd.ProcessState != nil {
+		return
+	}
+	s.cmd.Process.Signal(syscall.SIGKILL)
+	s.cmd.Wait()
+	<-s.done
+}
+
+var client = &http.Client{
+	Timeout:   60 * time.Second,
+	Transport: &http.Transport{MaxIdleConnsPerHost: creates + actionVMs, MaxConnsPerHost: 0},
+}
+
+type jsonEntity struct {
+	Kind       string         `json:"kind"`
+	ID         string         `json:"id"`
+	Title      string         `json:"title"`
+	Attributes map[string]any `json:"attributes"`
+}
+
+func create(base, title string, cores int, memory float64) (status int, location, etag string, err error) {
+	body := fmt.Sprintf(`{"kind":%q,"title":%q,"attributes":{"occi.compute.cores":%d,"occi.compute.memory":%s}}`,
+		computeKind, title, cores, strconv.FormatFloat(memory, 'f', 1, 64))
+	req, _ := http.NewRequest(http.MethodPost, base+"/compute/", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/occi+json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, "", "", err
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body)
+	loc := resp.Header.Get("Location")
+	if u, err := url.Parse(loc); err == nil && u.Path != "" {
+		loc = u.Path
+	}
+	return resp.StatusCode, loc, resp.Header.Get("ETag"), nil
+}
+
+func get(base, path string) (int, *jsonEntity, string, error) {
+	req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+	req.Header.Set("Accept", "application/occi+json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, nil, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, nil, "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return resp.StatusCode, nil, "", nil
+	}
+	var e jsonEntity
+	if err := json.Unmarshal(b, &e); err != nil {
+		return resp.StatusCode, nil, "", fmt.Errorf("GET %s: body is not an entity: %v: %s", path, err, b)
+	}
+	return resp.StatusCode, &e, resp.Header.Get("ETag"), nil
+}
+
+func act(base, path, action string) (int, string, error) {
+	body := fmt.Sprintf(`{"action":%q}`, actionScheme+action)
+	req, _ := http.NewRequest(http.MethodPost, base+path+"?action="+action, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/occi+json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, resp.Header.Get("ETag"), nil
+}
+
+func etagRev(t *testing.T, etag string) int64 {
+	t.Helper()
+	s := strings.Trim(strings.TrimPrefix(etag, "W/"), `"`)
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		t.Fatalf("ETag %q is not a quoted revision", etag)
+	}
+	return n
+}
+
+// sent is what one create request asked for.
+type sent struct {
+	title  string
+	cores  int
+	memory float64
+}
+
+func request(i int) sent {
+	return sent{title: fmt.Sprintf("crash-%03d", i), cores: i%8 + 1, memory: float64(i%4) + 0.5}
+}
+
+// vmState is what the action loop knows about one compute at the kill.
+type vmState struct {
+	loc      string
+	acked    string // state after the last action that got 200 ("inactive" before any)
+	ackedRev int64  // the ETag revision of that answer
+	inFlight string // state after an action that got no answer, if any
+}
+
+var stateAfter = map[string]string{"start": "active", "stop": "inactive"}
+
+func TestCrashSQLite(t *testing.T) {
+	dir := t.TempDir()
+	runCrash(t, dir, "", func(t *testing.T) store.Store {
+		db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "occid.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res string
+		if err := db.QueryRow("PRAGMA integrity_check").Scan(&res); err != nil || res != "ok" {
+			t.Errorf("integrity_check of the database after SIGKILL: got %q, %v; want ok", res, err)
+		}
+		db.Close()
+		s, err := sqlitestore.Open(filepath.Join(dir, "occid.db"))
+		if err != nil {
+			t.Fatalf("open the database after the kill: %v", err)
+		}
+		return s
+	})
+}
+
+func TestCrashPostgres(t *testing.T) {
+	dsn := os.Getenv("OCCID_TEST_POSTGRES")
+	if dsn == "" {
+		t.Skip("the PostgreSQL crash test needs a server: set OCCID_TEST_POSTGRES to a pgx DSN, e.g. by running scripts/test.sh (scripts/setup/postgres.sh starts one)")
+	}
+	ctx := context.Background()
+	schema := fmt.Sprintf("occid_crash_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9)
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("connect to OCCID_TEST_POSTGRES: %v", err)
+	}
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	conn.Close(ctx)
+	t.Cleanup(func() {
+		if c, err := pgx.Connect(ctx, dsn); err == nil {
+			c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+			c.Close(ctx)
+		}
+	})
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatalf("OCCID_TEST_POSTGRES is not a URL: %v", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	storeURL := u.String()
+	runCrash(t, t.TempDir(), storeURL, func(t *testing.T) store.Store {
+		s, err := pgstore.Open(ctx, storeURL)
+		if err != nil {
+			t.Fatalf("open the database after the kill: %v", err)
+		}
+		return s
+	})
+}
+
+// runCrash runs the scenario on one data dir and store; openStore opens the
+// store directly once occid has been restarted.
+func runCrash(t *testing.T, dataDir, storeURL string, openStore func(t *testing.T) store.Store) {
+	srv := start(t, dataDir, storeURL)
+
+	// Computes whose action state is followed across the crash.
+	vms := make([]*vmState, actionVMs)
+	for i := range vms {
+		status, loc, _, err := create(srv.base, fmt.Sprintf("action-%d", i), 1, 1.0)
+		if err != nil || status != http.StatusCreated {
+			t.Fatalf("create action compute %d: status %d, %v\n%s", i, status, err, srv.output())
+		}
+		vms[i] = &vmState{loc: loc, acked: "inactive", ackedRev: 1}
+	}
+
+	type result struct {
+		status int
+		loc    string
+		etag   string
+		err    error
+	}
+	results := make([]result, creates)
+	var answered atomic.Int32
+	killed := make(chan struct{})
+	go_ := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range creates {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-go_
+			r := request(i)
+			status, loc, etag, err := create(srv.base, r.title, r.cores, r.memory)
+			results[i] = result{status, loc, etag, err}
+			if err == nil {
+				answered.Add(1)
+			}
+		}()
+	}
+	for _, vm := range vms {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-go_
+			for n := 0; ; n++ {
+				action := []string{"start", "stop"}[n%2]
+				status, etag, err := act(srv.base, vm.loc, action)
+				if err != nil || status != http.StatusOK {
+					// No answer (the kill) or a refusal: the action may or
+					// may not have been applied.
+					vm.inFlight = stateAfter[action]
+					return
+				}
+				vm.acked, vm.ackedRev = stateAfter[action], etagRev(t, etag)
+				select {
+				case <-killed:
+					return
+				default:
+				}
+			}
+		}()
+	}
+	close(go_)
+	deadline := time.Now().Add(60 * time.Second)
+	for answered.Load() < killAfter && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	atKill := answered.Load()
+	srv.kill()
+	close(killed)
+	wg.Wait()
+
+	var acked []int
+	failed := 0
+	for i, r := range results {
+		switch {
+		case r.err != nil:
+			failed++
+		case r.status == http.StatusCreated:
+			acked = append(acked, i)
+		default:
+			t.Errorf("create %d: got status %d, want 201 (or no answer after the kill)", i, r.status)
+		}
+	}
+	t.Logf("killed occid after %d answers; %d creates got 201, %d got no answer", atKill, len(acked), failed)
+	if failed == 0 {
+		t.Errorf("every create was answered before the kill: the test did not kill occid mid-flight")
+	}
+
+	// Restart on the same data and check what was acknowledged.
+	srv2 := start(t, dataDir, storeURL)
+	for _, i := range acked {
+		r, want := results[i], request(i)
+		status, e, etag, err := get(srv2.base, r.loc)
+		if err != nil || status != http.StatusOK {
+			t.Errorf("acknowledged create %d at %s: GET after restart got status %d, %v; want 200", i, r.loc, status, err)
+			continue
+		}
+		if e.Kind != computeKind || e.Title != want.title || e.Attributes["occi.compute.cores"] != float64(want.cores) ||
+			e.Attributes["occi.compute.memory"] != want.memory {
+			t.Errorf("acknowledged create %d at %s after restart: got kind %q title %q attributes %v; want %s, %q, cores %d, memory %v",
+				i, r.loc, e.Kind, e.Title, e.Attributes, computeKind, want.title, want.cores, want.memory)
+		}
+		if etagRev(t, etag) < etagRev(t, r.etag) {
+			t.Errorf("%s: ETag after restart %s is older than the acknowledged %s", r.loc, etag, r.etag)
+		}
+	}
+	for _, vm := range vms {
+		status, e, etag, err := get(srv2.base, vm.loc)
+		if err != nil || status != http.StatusOK {
+			t.Errorf("action compute %s: GET after restart got %d, %v", vm.loc, status, err)
+			continue
+		}
+		state, _ := e.Attributes["occi.compute.state"].(string)
+		if state != vm.acked && state != vm.inFlight {
+			t.Errorf("action compute %s: state after restart %q, want %q (last acknowledged action) or %q (the one in flight)",
+				vm.loc, state, vm.acked, vm.inFlight)
+		}
+		if rev := etagRev(t, etag); rev < vm.ackedRev {
+			t.Errorf("action compute %s: revision after restart %d, older than the acknowledged %d", vm.loc, rev, vm.ackedRev)
+		}
+	}
+
+	// No half-written entity: everything stored decodes, is one of the
+	// requests with exactly the attributes sent, and reads over HTTP.
+	st := openStore(t)
+	defer st.Close()
+	ents, err := st.List(context.Background(), store.Query{Kinds: []occi.CategoryID{{Scheme: "http://schemas.ogf.org/occi/infrastructure#", Term: "compute"}}})
+	if err != nil {
+		t.Fatalf("List computes from the store after the crash: %v", err)
+	}
+	titles := map[string]bool{}
+	for _, e := range ents {
+		if strings.HasPrefix(e.Title, "action-") {
+			continue
+		}
+		var i int
+		if _, err := fmt.Sscanf(e.Title, "crash-%03d", &i); err != nil || i < 0 || i >= creates {
+			t.Errorf("stored entity %s has title %q, which no request sent", e.Location, e.Title)
+			continue
+		}
+		if titles[e.Title] {
+			t.Errorf("request %q is stored twice", e.Title)
+		}
+		titles[e.Title] = true
+		want := request(i)
+		if e.Attributes["occi.compute.cores"] != int64(want.cores) || e.Attributes["occi.compute.memory"] != want.memory {
+			t.Errorf("stored entity %s (%s): attributes %v, want cores %d memory %v", e.Location, e.Title, e.Attributes, want.cores, want.memory)
+		}
+		if status, _, _, err := get(srv2.base, e.Location); err != nil || status != http.StatusOK {
+			t.Errorf("stored entity %s: GET after restart got %d, %v; want 200", e.Location, status, err)
+		}
+	}
+	if len(titles) < len(acked) {
+		t.Errorf("store holds %d created computes, fewer than the %d acknowledged", len(titles), len(acked))
+	}
+	actions := 0
+	for _, vm := range vms {
+		actions += int(vm.ackedRev - 1)
+	}
+	t.Logf("after restart: %d computes from the burst are stored (%d acknowledged, %d unanswered); %d acknowledged action revisions checked",
+		len(titles), len(acked), failed, actions)
+}
