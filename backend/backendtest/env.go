@@ -116,7 +116,8 @@ type env struct {
 	mu      sync.Mutex
 	d       backend.Driver
 	made    []*occi.Entity
-	boots   map[string]int // expected boot counter by location
+	boots   map[string]int  // expected boot counter by location
+	paused  map[string]bool // suspended computes, which resume rather than boot
 	saved   []string
 	osTpl   string
 	hasLeft bool
@@ -130,7 +131,7 @@ func (s *suite) newEnv(t *testing.T) *env {
 	if d == nil {
 		t.Fatal("Harness.Open returned a nil driver")
 	}
-	e := &env{s: s, h: &s.h, d: d, caps: d.Capabilities(), boots: map[string]int{}}
+	e := &env{s: s, h: &s.h, d: d, caps: d.Capabilities(), boots: map[string]int{}, paused: map[string]bool{}}
 	t.Cleanup(func() {
 		if err := e.driver().Close(); err != nil {
 			t.Errorf("Close: %v", err)
@@ -534,21 +535,17 @@ func (e *env) refuse(r reporter, ent *occi.Entity, action occi.CategoryID) {
 	}
 }
 
-// suspended computes resume rather than boot on start.
+// wasSuspended reports whether ent was last left suspended by the suite.
 func (e *env) wasSuspended(ent *occi.Entity) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.boots[ent.Location+"#suspended"] == 1
+	return e.paused[ent.Location]
 }
 
 func (e *env) setSuspended(ent *occi.Entity, s bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if s {
-		e.boots[ent.Location+"#suspended"] = 1
-	} else {
-		delete(e.boots, ent.Location+"#suspended")
-	}
+	e.paused[ent.Location] = s
 }
 
 // booted records a boot of ent and waits until the guest has booted: with a

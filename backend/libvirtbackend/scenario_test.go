@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/occid/occi"
 	"github.com/occid/occi/backend"
 )
@@ -310,9 +311,13 @@ func (p *privateLibvirtd) stop() {
 	if pid := p.pid(); pid != 0 {
 		_ = syscall.Kill(pid, syscall.SIGTERM)
 	}
-	// virtlogd and virtlockd of the session end with their idle timeout;
-	// end them now.
-	_ = exec.Command("pkill", "-U", strconv.Itoa(p.uid), "-x", "virtlogd").Run()
+	// The session's virtlogd would end with its idle timeout; end it now
+	// (only this daemon's: its pid file is under our runtime directory).
+	if b, err := os.ReadFile(filepath.Join(p.runDir, "libvirt", "virtlogd.pid")); err == nil {
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
+			_ = syscall.Kill(pid, syscall.SIGTERM)
+		}
+	}
 }
 
 // TestLibvirtdKilledMidAction kills libvirtd while the driver waits for a
@@ -426,4 +431,55 @@ func TestLibvirtdKilledMidAction(t *testing.T) {
 	}
 	act(t, d, c, "start", nil)
 	waitBoots(t, d, c, 2)
+}
+
+// TestSaveFailureLeavesNothing makes a deferred save fail (the guest is
+// still booting and ignores the ACPI button until the bounded wait ends)
+// and checks that no half image is left and the compute runs on.
+func TestSaveFailureLeavesNothing(t *testing.T) {
+	env := needQEMU(t)
+	t.Parallel()
+	opts := testOptions(t, env.uri)
+	opts.GracefulTimeout = 500 * time.Millisecond
+	d := openTest(t, opts, env.tinyos)
+	t.Cleanup(func() { d.Close() })
+	ctx := context.Background()
+	src := bootFrom(t, d, "tinyos")
+	before, err := d.Leftovers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "failing-" + randomHex(3)
+	_, err = d.Save(ctx, backend.SaveRequest{Entity: src, Method: "deferred", Name: name}, nil)
+	if err == nil {
+		t.Cleanup(func() { _ = d.DeleteTemplate(context.Background(), name) })
+		t.Skip("the guest powered off within 500ms of starting; cannot make the save fail")
+	}
+	if code := d.ErrorCode(err); code != occi.FailedPrecondition {
+		t.Errorf("Save: got %v (code %v), want FailedPrecondition", err, code)
+	}
+	tpls, err := d.Templates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tp := range tpls {
+		if tp.Name == name {
+			t.Errorf("Templates after a failed save: got %+v, want no template %s", tp, name)
+		}
+	}
+	after, err := d.Leftovers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(before, after); diff != "" {
+		t.Errorf("objects after a failed save (-before +after):\n%s", diff)
+	}
+	mustObserve(t, d, src, stateActive)
+	// A save of the same name works once the guest has booted.
+	waitBoots(t, d, src, 1)
+	if _, err := d.Save(ctx, backend.SaveRequest{Entity: src, Method: "hot", Name: name}, nil); err != nil {
+		t.Fatalf("Save hot after the failure: %s", fmtErr(d, err))
+	}
+	t.Cleanup(func() { _ = d.DeleteTemplate(context.Background(), name) })
+	waitTemplateReady(t, d, name)
 }

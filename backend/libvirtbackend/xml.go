@@ -322,7 +322,7 @@ func parseNetworkAddress(addr, gateway string) (netip.Prefix, netip.Addr, error)
 	if err != nil {
 		return netip.Prefix{}, netip.Addr{}, fmt.Errorf("occi.network.address %q is not a range in CIDR notation such as 10.10.0.0/24", addr)
 	}
-	if !p.Addr().IsPrivate() {
+	if !privateRange(p.Masked()) {
 		return netip.Prefix{}, netip.Addr{}, fmt.Errorf("occi.network.address %q is not a private range (10/8, 172.16/12, 192.168/16 or fc00::/7): isolated networks take private ranges only", addr)
 	}
 	if p.Addr().Is4() && p.Bits() > 30 || p.Addr().Is6() && p.Bits() > 126 {
@@ -343,6 +343,24 @@ func parseNetworkAddress(addr, gateway string) (netip.Prefix, netip.Addr, error)
 		gw = p.Masked().Addr().Next()
 	}
 	return p.Masked(), gw, nil
+}
+
+// privateBlocks are the private address ranges of RFC 1918 and RFC 4193.
+var privateBlocks = []netip.Prefix{
+	netip.MustParsePrefix("10.0.0.0/8"),
+	netip.MustParsePrefix("172.16.0.0/12"),
+	netip.MustParsePrefix("192.168.0.0/16"),
+	netip.MustParsePrefix("fc00::/7"),
+}
+
+// privateRange reports whether all of p lies in one private block.
+func privateRange(p netip.Prefix) bool {
+	for _, b := range privateBlocks {
+		if b.Contains(p.Addr()) && p.Bits() >= b.Bits() {
+			return true
+		}
+	}
+	return false
 }
 
 // volumeXML builds a new volume of capacity bytes.

@@ -11,9 +11,9 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/digitalocean/go-libvirt"
 	"github.com/diskfs/go-diskfs/backend/file"
 	"github.com/diskfs/go-diskfs/filesystem/iso9660"
-	"github.com/digitalocean/go-libvirt"
 	"github.com/google/go-cmp/cmp"
 	"github.com/occid/occi"
 	"libvirt.org/go/libvirtxml"
@@ -225,6 +225,8 @@ func TestParseNetworkAddress(t *testing.T) {
 		{"10.1.0.0/16", "10.1.0.254", "10.1.0.0/16", "10.1.0.254", false},
 		{"fd00:1::/64", "", "fd00:1::/64", "fd00:1::1", false},
 		{"8.8.8.0/24", "", "", "", true},
+		{"fc00::/0", "", "", "", true},
+		{"10.0.0.0/7", "", "", "", true},
 		{"10.1.0.0/31", "", "", "", true},
 		{"10.1.0.0", "", "", "", true},
 		{"10.1.0.0/24", "10.2.0.1", "", "", true},
@@ -421,7 +423,7 @@ func FuzzParseNetworkAddress(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !p.Contains(g) || !p.Addr().IsPrivate() {
+		if !p.Contains(g) || !privateRange(p) {
 			t.Errorf("parseNetworkAddress(%q, %q) = %v, %v: gateway outside the range or range not private", addr, gw, p, g)
 		}
 		if _, err := networkXML(netSpec{Name: "n", Prefix: p, Gateway: g, DHCP: true}); err != nil {

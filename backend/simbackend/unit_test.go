@@ -949,3 +949,15 @@ func TestNilInput(t *testing.T) {
 		}
 	}
 }
+
+func TestDirIsLocked(t *testing.T) {
+	dir := t.TempDir()
+	d := open(t, simbackend.Options{Dir: dir})
+	_, err := simbackend.Open(simbackend.Options{Dir: dir})
+	if got := d.ErrorCode(err); got != occi.Conflict {
+		t.Errorf("second Open of one Dir: got %v (code %v), want Conflict", err, got)
+	}
+	d.Close()
+	d2 := open(t, simbackend.Options{Dir: dir})
+	d2.Close()
+}

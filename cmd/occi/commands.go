@@ -342,6 +342,14 @@ var cmdSave = &command{
 			return err
 		}
 		if !x.o.wait {
+			// Show the template as discovery has it (in JSON, with its
+			// state), or as the save answered if discovery cannot.
+			if dm, st, err := x.client.TemplateStatus(ctx, m.ID); err == nil {
+				if dm.Location == "" {
+					dm.Location = m.Location
+				}
+				return x.printMixin(dm, &st)
+			}
 			return x.printMixin(m, nil)
 		}
 		p := newProgress(x.stderr, x.stderrTTY, "saving "+m.ID.Term)

@@ -319,6 +319,10 @@ func endToEnd(t *testing.T, srv *server, env map[string]string) {
 		wantCode(t, cli(t, env, "link", vm, net2), exitUsage, "--kind")
 		sl := line(t, ok(t, env, "link", vm, disk, "--kind", "storagelink", "--attr", "occi.storagelink.mountpoint=/data", "-q"))
 		ok(t, env, "unlink", sl)
+		// A link is also created with create and --source/--target.
+		r = ok(t, env, "create", "networkinterface", "--source", vm, "--target", path(net2))
+		wantMatch(t, "create networkinterface", r.stdout, `(?m)^TARGET\s+`+regexp.QuoteMeta(path(net2))+`$`)
+		wantCode(t, cli(t, env, "create", "storagelink", "--source", vm), exitUsage, "--source and --target")
 		ok(t, env, "delete", net2)
 	})
 

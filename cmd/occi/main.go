@@ -150,7 +150,6 @@ type cmdOpts struct {
 	secondToken            string
 	secondUser             string
 	secondPassword         string
-	users                  string
 	run                    string
 	verbose                bool
 }

@@ -66,9 +66,8 @@ func TestSIGTERM(t *testing.T) {
 	md := medias[0]
 	h, b := md.entity(infra+"compute", []string{osTpl + "debian-12"}, nil, nil)
 	loc := created(t, base, do(t, "POST", base+"/compute/", h, b))
-	done := make(chan *reply, 1)
-	go func() { done <- do(t, "POST", base+loc+"?action=start", nil, "") }()
-	time.Sleep(300 * time.Millisecond)
+	done := goDo("POST", base+loc+"?action=start", nil, "")
+	waitInFlight(t, base, 1)
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
