@@ -9,6 +9,10 @@
 // OS template to be ready; linking resources; and adding entities to and
 // removing them from mixins.
 //
+// Names are resolved through the server's discovery, which a Client keeps
+// for two seconds (see Forget), so that one command naming several
+// categories asks the server once.
+//
 // Every error a Client returns carries an occi.Code (see occi.ErrorCode); an
 // error the server answered carries the server's X-OCCI-Error message, and
 // Status gives the HTTP status that corresponds to its code.

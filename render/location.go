@@ -182,10 +182,14 @@ func stripBasePath(base string, p string) string {
 }
 
 // OwnPath is LocalPath for a location that must be on this server (an
-// entity to create, associate or address): an absolute URL of another
-// server is an InvalidArgument error naming where it was found.
+// entity to create, associate or address): an empty location, white space,
+// quotes or angle brackets, or an absolute URL of another server are an
+// InvalidArgument error naming where it was found.
 func OwnPath(base, loc, where string) (string, error) {
 	loc = strings.TrimSpace(loc)
+	if loc == "" {
+		return "", occi.Errorf(occi.InvalidArgument, "%s: empty location", where)
+	}
 	for i := 0; i < len(loc); i++ {
 		if c := loc[i]; c <= ' ' || c == 0x7f || c == '"' || c == '<' || c == '>' || c == '\\' {
 			return "", occi.Errorf(occi.InvalidArgument, "%s: location %q is not a URI reference", where, Truncate(loc, 200))

@@ -688,3 +688,24 @@ func (e *env) newLink(r reporter, kind occi.CategoryID, src, tgt *occi.Entity, m
 
 // codeOf returns the code of err as the driver classifies it.
 func (e *env) codeOf(err error) occi.Code { return e.driver().ErrorCode(err) }
+
+// startNoWait starts compute c like mustAct but does not wait for its guest
+// to boot, for cases that only need it active and then delete it running.
+func (e *env) startNoWait(r reporter, c *occi.Entity) {
+	r.Helper()
+	d := e.driver()
+	ctx, cancel := e.ctx()
+	defer cancel()
+	obs, _, err := e.act(ctx, c, actStart, nil)
+	if err != nil {
+		r.Fatalf("Act(%s, start): %v (code %v)", c.Location, err, d.ErrorCode(err))
+	}
+	e.s.exercise(actStart)
+	e.absorb(r, c, obs, "Act start")
+	if obs.State != "active" {
+		r.Fatalf("Act(%s, start): got state %q (message %q), want active", c.Location, obs.State, obs.Message)
+	}
+	e.mu.Lock()
+	e.boots[c.Location]++
+	e.mu.Unlock()
+}

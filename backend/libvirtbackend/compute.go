@@ -1,7 +1,6 @@
 package libvirtbackend
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -805,4 +804,3 @@ func domainDisks(def *libvirtxml.Domain) []string {
 	return out
 }
 
-var _ = bytes.NewReader

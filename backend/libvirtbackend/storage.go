@@ -2,7 +2,6 @@ package libvirtbackend
 
 import (
 	"context"
-	"net/netip"
 	"strings"
 
 	"github.com/digitalocean/go-libvirt"
@@ -204,4 +203,3 @@ func (d *Driver) recreateVolume(l *libvirt.Libvirt, v libvirt.StorageVol, capaci
 	return l.StorageVolCreateXML(pool, x, 0)
 }
 
-var _ = netip.Addr{}

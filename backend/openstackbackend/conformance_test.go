@@ -82,7 +82,7 @@ func TestConformanceAIO(t *testing.T) {
 		OSTemplate:       "tinyos",
 		ResourceTemplate: "m1.tiny",
 		Timeout:          3 * time.Minute,
-		BootWait:         2 * time.Minute,
+		BootWait:         4 * time.Minute,
 		Parallel:         2,
 		DiskProbe: func(ctx context.Context, d backend.Driver, e *occi.Entity) (int, error) {
 			out, err := d.(*Driver).ConsoleOutput(ctx, e)

@@ -5,12 +5,13 @@
 // server with the project's service conformance suite. See docs/cli.md and
 // occi help.
 //
-// Exit codes: 0 success; 1 usage error (bad flags or arguments, or a name
-// the server does not know); 2 the server refused the request (400, 405,
-// 413 and other 4xx not listed here); 3 not found (404); 4 conflict or
-// failed precondition (409, 412); 5 server error (5xx) or server
-// unreachable; 6 authentication or permission refused (401, 403); 7
-// selftest ran and at least one check failed.
+// Exit codes: 0 success; 1 usage error (bad flags or arguments, a malformed
+// value, an ambiguous term); 2 the server refused the request (400, 405,
+// 413 and other 4xx not listed here); 3 not found (404, or a term the
+// server's discovery does not have); 4 conflict or failed precondition
+// (409, 412); 5 server error (5xx) or server unreachable; 6 authentication
+// or permission refused (401, 403); 7 selftest ran and at least one check
+// failed.
 package main
 
 import (

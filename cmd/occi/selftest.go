@@ -99,7 +99,11 @@ func runSelftest(ctx context.Context, x *execution, args []string) error {
 	for _, u := range users {
 		es, err := client.List(occi.WithIdentity(ctx, occi.Identity{User: u}), occi.ListQuery{Collection: "/"})
 		if err == nil && len(es) > 0 {
-			fmt.Fprintf(x.stderr, "occi selftest: user %s already owns %d entities; the checks that count entities will fail (use users that own nothing)\n", u, len(es))
+			n := fmt.Sprintf("%d entities", len(es))
+			if len(es) == 1 {
+				n = "1 entity"
+			}
+			fmt.Fprintf(x.stderr, "occi selftest: user %s already owns %s; the checks that count entities will fail (use users that own nothing)\n", u, n)
 		}
 	}
 	fmt.Fprintf(x.stderr, "occi selftest: %s in %s\n", endpoint, client.MediaType())

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/occid/occi"
+	"github.com/occid/occi/occiclient"
 )
 
 func TestResolvePrecedence(t *testing.T) {
@@ -323,4 +324,47 @@ func writeFile(t *testing.T, path, content string) {
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestProgress(t *testing.T) {
+	steps := []occiclient.TemplateStatus{
+		{Known: true, State: "saving", Progress: 0, Message: "copying disk"},
+		{Known: true, State: "saving", Progress: 0, Message: "copying disk"},
+		{Known: true, State: "saving", Progress: 75, Message: "copying disk"},
+		{Known: true, State: "ready", Progress: 100},
+	}
+	t.Run("lines", func(t *testing.T) {
+		var b strings.Builder
+		p := newProgress(&b, false, "saving web")
+		for _, s := range steps {
+			p.update(s)
+		}
+		p.done(nil)
+		want := "saving web: saving 0% (copying disk)\nsaving web: saving 75% (copying disk)\nsaving web: ready\n"
+		if got := b.String(); got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	})
+	t.Run("terminal", func(t *testing.T) {
+		var b strings.Builder
+		p := newProgress(&b, true, "saving web")
+		for _, s := range steps {
+			p.update(s)
+		}
+		p.done(nil)
+		got := b.String()
+		if n := strings.Count(got, "\r\033[K"); n != len(steps)+1 {
+			t.Errorf("got %d redraws, want %d: %q", n, len(steps)+1, got)
+		}
+		if !strings.HasSuffix(got, "\r\033[Ksaving web: ready after 0s\n") {
+			t.Errorf("last line: got %q, want it to end with the ready line", got)
+		}
+	})
+	t.Run("no state", func(t *testing.T) {
+		var b strings.Builder
+		newProgress(&b, false, "saving web").update(occiclient.TemplateStatus{Progress: -1})
+		if got := b.String(); !strings.Contains(got, "shows no state") {
+			t.Errorf("got %q, want a note that the server shows no state", got)
+		}
+	})
 }

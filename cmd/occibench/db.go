@@ -362,7 +362,7 @@ func bulkLoad(ctx context.Context, db database, template string, total int) (int
 	if err != nil {
 		return 0, err
 	}
-	const batch = 1000
+	const batch = 5000
 	written := 0
 	muts := make([]store.Mutation, 0, batch)
 	for n := have; n < total; n++ {

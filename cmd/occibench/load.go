@@ -261,8 +261,13 @@ func (r loadResult) percentile(p float64) time.Duration {
 	return r.lat[i]
 }
 
+// requestTimeout bounds one request, from writing it to having read the
+// whole response; a request that takes longer fails.
+var requestTimeout = 2 * time.Minute
+
 // load sends t to addr from conns connections, each one request at a time,
-// for d (closed loop), and at least minReq requests in all. Latencies are
+// for d (closed loop), and until at least minReq requests in all have been
+// answered (d 0 and minReq 1: exactly one request). Latencies are
 // measured per request, from writing it to having read the whole response.
 func load(addr string, t target, conns int, d time.Duration, minReq int) loadResult {
 	req := t.build(addr)
@@ -305,14 +310,8 @@ func load(addr string, t target, conns int, d time.Duration, minReq int) loadRes
 			}()
 			w.lat = make([]time.Duration, 0, 4096)
 			for {
-				now := time.Now()
-				if now.After(deadline) {
-					if total.Load() >= int64(minReq) {
-						return
-					}
-					if now.After(deadline.Add(10 * d)) {
-						return
-					}
+				if !time.Now().Before(deadline) && total.Load() >= int64(minReq) {
+					return
 				}
 				if conn == nil {
 					c, err := net.DialTimeout("tcp", addr, 5*time.Second)
@@ -324,6 +323,7 @@ func load(addr string, t target, conns int, d time.Duration, minReq int) loadRes
 					conn, br = c, bufio.NewReaderSize(c, 64<<10)
 				}
 				t0 := time.Now()
+				conn.SetDeadline(t0.Add(requestTimeout))
 				if _, err := conn.Write(req); err != nil {
 					fail(err)
 					continue

@@ -96,6 +96,7 @@ func main() {
 	flag.StringVar(&o.occid, "occid", "", "an occid binary to measure instead of building ./cmd/occid")
 	flag.StringVar(&o.pprof, "pprof", "", "directory for CPU and allocation profiles of occid (built with net/http/pprof through -overlay)")
 	flag.StringVar(&o.occidArgs, "occid-args", "", "extra flags for occid, space-separated (e.g. \"--log-level warn\")")
+	flag.DurationVar(&requestTimeout, "timeout", requestTimeout, "longest a single request may take before it counts as failed")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (occid's data dir and logs)")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "Usage: go run ./cmd/occibench [flags]\n\nMeasures occid against the machine's ceilings; see docs/benchmarks.md.\n\n")

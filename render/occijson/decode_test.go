@@ -167,6 +167,7 @@ func TestDecodeMalformed(t *testing.T) {
 		{"action bad id", func() error { _, err := c.DecodeAction(body(`{"action":"x"}`)); return err }, `JSON body, action: type identifier "x" has no '#'`},
 		{"location id not a URL", func() error { _, err := c.DecodeLocations(body(`{"resources":[{"id":"urn:uuid:1"}]}`)); return err }, `JSON body, resources[0]: id "urn:uuid:1" is not a location`},
 		{"foreign location in list", func() error { _, err := c.DecodeLocations(body(`["/a","http://evil.example/b"]`)); return err }, `JSON body, [1]: location "http://evil.example/b" is not on this server`},
+		{"empty location", func() error { _, err := c.DecodeLocations(body(`["/a",""]`)); return err }, `JSON body, [1]: empty location`},
 		{"locations wrong shape", func() error { _, err := c.DecodeLocations(body(`{"x":1}`)); return err }, `want an array of locations`},
 		{"mixin without scheme", func() error { _, err := c.DecodeMixins(body(`{"term":"t"}`)); return err }, `JSON body: a category needs "term" and "scheme"`},
 		{"mixin bad term", func() error { _, err := c.DecodeMixins(body(`{"term":"-t","scheme":"a#"}`)); return err }, `JSON body, term: invalid term "-t"`},

@@ -56,8 +56,9 @@ func TestQueryPlans(t *testing.T) {
 		q    store.Query
 	}{
 		{"kind", store.Query{Kinds: []occi.CategoryID{kind}, After: "/compute/01000", Limit: 100}},
-		{"mixin", store.Query{Mixin: mixin, After: "/compute/01000", Limit: 100}},
-		{"owner", store.Query{Owner: "u3", Limit: 100}},
+		{"mixin", store.Query{Mixin: mixin, After: "/compute/03000", Limit: 100}},
+		{"mixin and kind", store.Query{Mixin: mixin, Kinds: []occi.CategoryID{kind}, After: "/compute/03000", Limit: 100}},
+		{"owner", store.Query{Owner: "u3", After: "/compute/02000", Limit: 100}},
 		{"prefix", store.Query{Prefix: "/compute/", After: "/compute/02000", Limit: 100}},
 	}
 	for _, tc := range tests {
@@ -75,6 +76,15 @@ func TestQueryPlans(t *testing.T) {
 			t.Logf("plan:\n%s", all)
 			if strings.Contains(all, "Seq Scan") || strings.Contains(all, "Sort") {
 				t.Errorf("plan scans or sorts:\n%s", all)
+			}
+			// Every index scan must be bounded by the page's start: one
+			// without an Index Cond walks the index from its beginning.
+			for i, line := range plan {
+				if strings.Contains(line, "Index Scan") || strings.Contains(line, "Index Only Scan") {
+					if i+1 >= len(plan) || !strings.Contains(plan[i+1], "Index Cond") {
+						t.Errorf("unbounded index scan %q in plan:\n%s", strings.TrimSpace(line), all)
+					}
+				}
 			}
 		})
 	}

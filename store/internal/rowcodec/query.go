@@ -75,14 +75,23 @@ func Select(d Dialect, q store.Query, count bool) (string, []any) {
 	if q.Source != "" {
 		conds = append(conds, "e.source = "+arg(q.Source))
 	}
-	if q.Prefix != "" {
-		conds = append(conds, loc+" >= "+arg(q.Prefix))
-		if end, ok := PrefixEnd(q.Prefix); ok {
-			conds = append(conds, loc+" < "+arg(end))
-		}
+	// The location bounds go on every joined table, though the join makes
+	// them equal: that keeps a planner from merge-joining with a walk of
+	// the entities index from its start up to the bound.
+	locs := []string{loc}
+	if loc == "m.location" && strings.Contains(b.String(), " JOIN ") {
+		locs = append(locs, "e.location")
 	}
-	if q.After != "" && !count {
-		conds = append(conds, loc+" > "+arg(q.After))
+	for _, l := range locs {
+		if q.Prefix != "" {
+			conds = append(conds, l+" >= "+arg(q.Prefix))
+			if end, ok := PrefixEnd(q.Prefix); ok {
+				conds = append(conds, l+" < "+arg(end))
+			}
+		}
+		if q.After != "" && !count {
+			conds = append(conds, l+" > "+arg(q.After))
+		}
 	}
 	if len(conds) > 0 {
 		b.WriteString(" WHERE ")
