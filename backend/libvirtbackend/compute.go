@@ -803,4 +803,3 @@ func domainDisks(def *libvirtxml.Domain) []string {
 	}
 	return out
 }
-

@@ -564,3 +564,9 @@ func (d *Driver) Leftovers(ctx context.Context) ([]string, error) {
 	sort.Strings(out)
 	return out, nil
 }
+
+// Interfaces the driver implements.
+var (
+	_ backend.Driver  = (*Driver)(nil)
+	_ backend.Watcher = (*Driver)(nil)
+)

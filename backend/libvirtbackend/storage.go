@@ -202,4 +202,3 @@ func (d *Driver) recreateVolume(l *libvirt.Libvirt, v libvirt.StorageVol, capaci
 	}
 	return l.StorageVolCreateXML(pool, x, 0)
 }
-

@@ -241,6 +241,8 @@ type vmState struct {
 	acked    string // state after the last action that got 200 ("inactive" before any)
 	ackedRev int64  // the ETag revision of that answer
 	inFlight string // state after an action that got no answer, if any
+	actions  int    // actions acknowledged with 200
+	refused  int    // status of a non-200 answer that ended the loop, if any
 }
 
 var stateAfter = map[string]string{"start": "active", "stop": "inactive"}
@@ -316,6 +318,14 @@ func runCrash(t *testing.T, dataDir, storeURL string, openStore func(t *testing.
 			t.Fatalf("create action compute %d: status %d, %v\n%s", i, status, err, srv.output())
 		}
 		vms[i] = &vmState{loc: loc, acked: "inactive", ackedRev: 1}
+		// One acknowledged action before the burst, so every VM has action
+		// state to lose.
+		status, etag, err := act(srv.base, loc, "start")
+		if err != nil || status != http.StatusOK {
+			t.Fatalf("start %s: status %d, %v\n%s", loc, status, err, srv.output())
+		}
+		vms[i].acked, vms[i].ackedRev = "active", etagRev(t, etag)
+		vms[i].actions++
 	}
 
 	type result struct {
@@ -348,15 +358,19 @@ func runCrash(t *testing.T, dataDir, storeURL string, openStore func(t *testing.
 			defer wg.Done()
 			<-go_
 			for n := 0; ; n++ {
-				action := []string{"start", "stop"}[n%2]
+				action := []string{"stop", "start"}[n%2]
 				status, etag, err := act(srv.base, vm.loc, action)
 				if err != nil || status != http.StatusOK {
 					// No answer (the kill) or a refusal: the action may or
 					// may not have been applied.
 					vm.inFlight = stateAfter[action]
+					if err == nil {
+						vm.refused = status
+					}
 					return
 				}
 				vm.acked, vm.ackedRev = stateAfter[action], etagRev(t, etag)
+				vm.actions++
 				select {
 				case <-killed:
 					return
@@ -461,8 +475,11 @@ func runCrash(t *testing.T, dataDir, storeURL string, openStore func(t *testing.
 	}
 	actions := 0
 	for _, vm := range vms {
-		actions += int(vm.ackedRev - 1)
+		actions += vm.actions
+		if vm.refused != 0 {
+			t.Errorf("action on %s got status %d before the kill, want 200", vm.loc, vm.refused)
+		}
 	}
-	t.Logf("after restart: %d computes from the burst are stored (%d acknowledged, %d unanswered); %d acknowledged action revisions checked",
-		len(titles), len(acked), failed, actions)
+	t.Logf("after restart: %d computes from the burst are stored (%d acknowledged, %d unanswered); the state of %d computes after %d acknowledged actions checked",
+		len(titles), len(acked), failed, len(vms), actions)
 }

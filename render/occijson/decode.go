@@ -70,6 +70,9 @@ func entity(base string, o *object, where string) (*occi.Entity, error) {
 			continue
 		}
 		delete(e.Attributes, name)
+		if v == nil {
+			continue
+		}
 		s, isStr := v.(string)
 		if !isStr {
 			return nil, invalid(join(join(where, "attributes"), name), "want a string, got %T", v)

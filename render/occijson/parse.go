@@ -476,7 +476,8 @@ func number(where, s string) (any, error) {
 }
 
 // attributes reads an "attributes" object into canonical values with
-// legacy names mapped; null values are dropped (null means unset).
+// legacy names mapped; null stays a nil value, which asks a partial update
+// to unset the attribute.
 func attributes(o *object, where string) (occi.Attributes, error) {
 	v, ok := o.get("attributes")
 	if !ok || v == nil {
@@ -492,9 +493,6 @@ func attributes(o *object, where string) (occi.Attributes, error) {
 	}
 	out := make(occi.Attributes, len(ao.keys))
 	for _, k := range ao.keys {
-		if ao.vals[k] == nil {
-			continue
-		}
 		c, err := canonical(join(w, k), ao.vals[k])
 		if err != nil {
 			return nil, err

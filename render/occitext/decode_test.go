@@ -74,9 +74,10 @@ func TestDecodeEntityForgiving(t *testing.T) {
 		}), simple},
 		{"booleans bare and quoted, numbers", occitext.Plain(), plain("Category: " + compute + "\n" +
 			"X-OCCI-Attribute: a.bare=true\nX-OCCI-Attribute: a.quoted=\"true\"\nX-OCCI-Attribute: a.False=FALSE\n" +
-			"X-OCCI-Attribute: n.neg=-5\nX-OCCI-Attribute: n.float=4.0\nX-OCCI-Attribute: n.exp=1e3\nX-OCCI-Attribute: n.dot=.5\nX-OCCI-Attribute: s.token=eth0\n"),
+			"X-OCCI-Attribute: n.neg=-5\nX-OCCI-Attribute: n.float=4.0\nX-OCCI-Attribute: n.exp=1e3\nX-OCCI-Attribute: n.dot=.5\nX-OCCI-Attribute: s.token=eth0\n" +
+			"X-OCCI-Attribute: u.null=null\nX-OCCI-Attribute: u.quoted=\"null\"\n"),
 			&occi.Entity{Kind: computeKind, Attributes: occi.Attributes{"a.bare": true, "a.quoted": "true", "a.False": false,
-				"n.neg": int64(-5), "n.float": 4.0, "n.exp": 1000.0, "n.dot": 0.5, "s.token": "eth0"}}},
+				"n.neg": int64(-5), "n.float": 4.0, "n.exp": 1000.0, "n.dot": 0.5, "s.token": "eth0", "u.null": nil, "u.quoted": "null"}}},
 		{"escapes", occitext.Plain(), plain("Category: " + compute + "\n" +
 			`X-OCCI-Attribute: occi.core.title="q\"b\\n\nt\tu\u00e9x\y"` + "\n"),
 			&occi.Entity{Kind: computeKind, Title: "q\"b\\n\nt\tuéxy"}},

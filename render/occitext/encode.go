@@ -182,9 +182,11 @@ func appendQuoted(b []byte, s string) []byte {
 
 // appendValue appends an attribute value: strings quoted, integers and
 // floats bare (floats always with a decimal point), booleans bare, lists and
-// hashes as JSON inside a quoted string.
+// hashes as JSON inside a quoted string, nil (unset) as a bare null.
 func appendValue(b []byte, name string, v any) ([]byte, error) {
 	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...), nil
 	case string:
 		return appendQuoted(b, x), nil
 	case int64:

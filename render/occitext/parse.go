@@ -256,7 +256,7 @@ func splitParams(where, s string) (string, []param, error) {
 }
 
 // parseValue reads an attribute value: a quoted string is a string; bare
-// true/false a bool; a bare integer an int64; a bare decimal (or exponent)
+// null is nil (unset); bare true/false a bool; a bare integer an int64; a bare decimal (or exponent)
 // a float64; any other bare token a string.
 func parseValue(where, name, raw string) (any, error) {
 	raw = strings.TrimSpace(raw)
@@ -271,6 +271,10 @@ func parseValue(where, name, raw string) (any, error) {
 		return v, nil
 	}
 	switch raw {
+	case "null":
+		// Not in GFD.229: a bare null asks a partial update to unset
+		// the attribute (as JSON null does).
+		return nil, nil
 	case "true", "True", "TRUE":
 		return true, nil
 	case "false", "False", "FALSE":

@@ -101,9 +101,10 @@ type EntityCase struct {
 	Entity *occi.Entity
 }
 
-// Entities returns the entity cases: a full compute, hostile strings, a
-// link entity, a minimal resource, a link to a remote target, a resource
-// with several links with hostile attributes.
+// Entities returns the entity cases: a full compute, a partial update that
+// unsets an attribute (nil), hostile strings, a link entity, a minimal
+// resource, a link to a remote target, a resource with several links with
+// hostile attributes.
 func Entities() []EntityCase {
 	hostile := &occi.Entity{
 		ID:       "urn:uuid:00000000-0000-4000-8000-000000000001",
@@ -181,6 +182,10 @@ func Entities() []EntityCase {
 		},
 		Actions: []occi.CategoryID{ActStart},
 	}
+	patch := &occi.Entity{
+		Mixins:     []occi.CategoryID{SSHKey},
+		Attributes: occi.Attributes{"occi.compute.hostname": nil, "occi.credentials.ssh.publickey": "ssh-ed25519 AAAA"},
+	}
 	return []EntityCase{
 		{"compute", NewCompute()},
 		{"hostile", hostile},
@@ -188,6 +193,7 @@ func Entities() []EntityCase {
 		{"minimal", minimal},
 		{"remote-target", remote},
 		{"multi-link", multi},
+		{"patch-unset", patch},
 	}
 }
 

@@ -135,7 +135,6 @@ func rawInsert(ctx context.Context, pool *pgxpool.Pool, e *occi.Entity) error {
 	return tx.Commit(ctx)
 }
 
-
 const pageEntities = 100_000
 
 // BenchmarkPage reads one page of 100 out of 100,000 entities, starting at

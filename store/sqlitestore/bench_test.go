@@ -136,7 +136,6 @@ func rawInsert(db *sql.DB, e *occi.Entity) error {
 	return tx.Commit()
 }
 
-
 const pageEntities = 100_000
 
 // BenchmarkPage reads one page of 100 out of 100,000 entities, starting at
