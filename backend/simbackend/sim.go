@@ -548,14 +548,7 @@ func (d *Driver) newComputeLocked(o *object, req backend.CreateRequest) error {
 		return err
 	}
 	if h == "" {
-		id := e.ID
-		if id == "" {
-			id = e.Location[strings.LastIndexByte(e.Location, '/')+1:]
-		}
-		if len(id) > 8 {
-			id = id[:8]
-		}
-		h = "vm-" + strings.ToLower(id)
+		h = defaultHostname(e)
 	}
 	o.Hostname = h
 	return nil
@@ -1028,3 +1021,26 @@ var (
 	_ backend.Driver  = (*Driver)(nil)
 	_ backend.Watcher = (*Driver)(nil)
 )
+
+// defaultHostname derives a valid DNS label from the entity's location (its
+// last segment, which never carries the "urn:uuid:" prefix of the id):
+// "vm-" and the first eight letters, digits or hyphens, lower-cased.
+func defaultHostname(e *occi.Entity) string {
+	seg := e.Location[strings.LastIndexByte(e.Location, '/')+1:]
+	if seg == "" {
+		seg = strings.TrimPrefix(e.ID, "urn:uuid:")
+	}
+	var b strings.Builder
+	for _, r := range strings.ToLower(seg) {
+		if b.Len() == 8 {
+			break
+		}
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '-' {
+			b.WriteRune(r)
+		}
+	}
+	if b.Len() == 0 {
+		return "vm"
+	}
+	return strings.TrimRight("vm-"+b.String(), "-")
+}

@@ -76,6 +76,7 @@ type options struct {
 	pprof       string
 	occidArgs   string
 	keep        bool
+	phases      map[string]bool
 }
 
 func main() {
@@ -98,11 +99,22 @@ func main() {
 	flag.StringVar(&o.occidArgs, "occid-args", "", "extra flags for occid, space-separated (e.g. \"--log-level warn\")")
 	flag.DurationVar(&requestTimeout, "timeout", requestTimeout, "longest a single request may take before it counts as failed")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (occid's data dir and logs)")
+	phases := flag.String("phases", "get,scale,create", "the measurements to run, comma-separated: get, scale, create")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "Usage: go run ./cmd/occibench [flags]\n\nMeasures occid against the machine's ceilings; see docs/benchmarks.md.\n\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
+	o.phases = map[string]bool{}
+	for _, p := range strings.Split(*phases, ",") {
+		switch p = strings.TrimSpace(p); p {
+		case "get", "scale", "create":
+			o.phases[p] = true
+		default:
+			fmt.Fprintf(os.Stderr, "occibench: -phases: unknown measurement %q (want get, scale or create)\n", p)
+			os.Exit(2)
+		}
+	}
 	if o.runs < 1 || o.d <= 0 || o.conns < 1 || o.createConns < 1 || o.entities < 1 {
 		fmt.Fprintln(os.Stderr, "occibench: -runs, -d, -c, -create-c and -n must be positive")
 		os.Exit(2)
@@ -272,6 +284,9 @@ func run(ctx context.Context, o options) (err error) {
 
 	// GETs at 64 connections, occid and ceiling interleaved.
 	for _, g := range gets {
+		if !o.phases["get"] {
+			break
+		}
 		m := &pairResult{name: g.name}
 		rep.gets = append(rep.gets, m)
 		t := target{method: "GET", path: g.path, header: [][2]string{{"Accept", g.accept}}}
@@ -287,6 +302,9 @@ func run(ctx context.Context, o options) (err error) {
 
 	// Scale: one connection, one request at a time.
 	for _, s := range scale {
+		if !o.phases["scale"] {
+			break
+		}
 		m := &pairResult{name: s.name, lines: s.lines}
 		rep.scale = append(rep.scale, m)
 		t := target{method: "GET", path: s.path, header: [][2]string{{"Accept", s.accept}}}
@@ -326,6 +344,9 @@ func run(ctx context.Context, o options) (err error) {
 	create := target{method: "POST", path: "/compute/", body: body, wantStatus: http.StatusCreated,
 		header: [][2]string{{"Content-Type", textPlain}, {"Accept", textPlain}}}
 	for _, conns := range []int{1, o.createConns} {
+		if !o.phases["create"] {
+			break
+		}
 		m := &pairResult{name: fmt.Sprintf("create, %d connection%s", conns, plural(conns))}
 		rep.creates = append(rep.creates, m)
 		for i := range o.runs {

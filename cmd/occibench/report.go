@@ -64,70 +64,74 @@ func (r *report) print(w io.Writer) {
 		"medians of %d runs of %v per throughput measurement; whole run %v.\n\n",
 		runtime.NumCPU(), runtime.Version(), r.store, loadAverage(), o.runs, o.d, r.elapsed.Round(time.Second))
 
-	fmt.Fprintf(w, "### GET, %d connections (closed loop), against a net/http server replaying the same response\n\n", o.conns)
-	fmt.Fprintln(w, "| request | occid req/s | ceiling req/s | ratio | target | occid p50 / p99 | ceiling p50 / p99 |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---|---:|---:|")
-	for _, g := range r.gets {
-		oc, ce, ratio := g.rates()
-		target := targetGetEntity
-		if strings.Contains(g.name, "/-/") {
-			target = targetGetQuery
+	if len(r.gets) > 0 {
+		fmt.Fprintf(w, "### GET, %d connections (closed loop), against a net/http server replaying the same response\n\n", o.conns)
+		fmt.Fprintln(w, "| request | occid req/s | ceiling req/s | ratio | target | occid p50 / p99 | ceiling p50 / p99 |")
+		fmt.Fprintln(w, "|---|---:|---:|---:|---|---:|---:|")
+		for _, g := range r.gets {
+			oc, ce, ratio := g.rates()
+			target := targetGetEntity
+			if strings.Contains(g.name, "/-/") {
+				target = targetGetQuery
+			}
+			fmt.Fprintf(w, "| %s | %.0f | %.0f | %.0f %% | ≥ %.0f %%: %s | %.2f / %.2f ms | %.2f / %.2f ms |\n",
+				g.name, oc, ce, 100*ratio, 100*target, verdict(ratio >= target),
+				median(each(g.occid, pct(50))), median(each(g.occid, pct(99))),
+				median(each(g.ceiling, pct(50))), median(each(g.ceiling, pct(99))))
 		}
-		fmt.Fprintf(w, "| %s | %.0f | %.0f | %.0f %% | ≥ %.0f %%: %s | %.2f / %.2f ms | %.2f / %.2f ms |\n",
-			g.name, oc, ce, 100*ratio, 100*target, verdict(ratio >= target),
-			median(each(g.occid, pct(50))), median(each(g.occid, pct(99))),
-			median(each(g.ceiling, pct(50))), median(each(g.ceiling, pct(99))))
+		fmt.Fprintln(w)
+		for _, g := range r.gets {
+			if !strings.Contains(g.name, "compute") {
+				continue
+			}
+			p99 := median(each(g.occid, pct(99)))
+			fmt.Fprintf(w, "- p99 of %s at %d connections: %.2f ms (target < %.0f ms: %s)\n", g.name, o.conns, p99, targetP99MS, verdict(p99 < targetP99MS))
+		}
+		fmt.Fprintln(w)
 	}
-	fmt.Fprintln(w)
-	for _, g := range r.gets {
-		if !strings.Contains(g.name, "compute") {
-			continue
+	if len(r.creates) > 0 {
+		fmt.Fprintln(w, "### Create (durable), against raw inserts of the same rows with the same durability settings")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "| measurement | occid creates/s | raw inserts/s | ratio | target | occid p50 / p99 | raw p50 / p99 |")
+		fmt.Fprintln(w, "|---|---:|---:|---:|---|---:|---:|")
+		for _, c := range r.creates {
+			oc, ce, ratio := c.rates()
+			fmt.Fprintf(w, "| %s | %.0f | %.0f | %.0f %% | ≥ %.0f %%: %s | %.2f / %.2f ms | %.2f / %.2f ms |\n",
+				c.name, oc, ce, 100*ratio, 100*targetCreate, verdict(ratio >= targetCreate),
+				median(each(c.occid, pct(50))), median(each(c.occid, pct(99))),
+				median(each(c.ceiling, pct(50))), median(each(c.ceiling, pct(99))))
 		}
-		p99 := median(each(g.occid, pct(99)))
-		fmt.Fprintf(w, "- p99 of %s at %d connections: %.2f ms (target < %.0f ms: %s)\n", g.name, o.conns, p99, targetP99MS, verdict(p99 < targetP99MS))
+		fmt.Fprintln(w)
 	}
-	fmt.Fprintln(w)
-
-	fmt.Fprintln(w, "### Create (durable), against raw inserts of the same rows with the same durability settings")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| measurement | occid creates/s | raw inserts/s | ratio | target | occid p50 / p99 | raw p50 / p99 |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---|---:|---:|")
-	for _, c := range r.creates {
-		oc, ce, ratio := c.rates()
-		fmt.Fprintf(w, "| %s | %.0f | %.0f | %.0f %% | ≥ %.0f %%: %s | %.2f / %.2f ms | %.2f / %.2f ms |\n",
-			c.name, oc, ce, 100*ratio, 100*targetCreate, verdict(ratio >= targetCreate),
-			median(each(c.occid, pct(50))), median(each(c.occid, pct(99))),
-			median(each(c.ceiling, pct(50))), median(each(c.ceiling, pct(99))))
+	if len(r.scale) > 0 {
+		fmt.Fprintf(w, "### %d computes (%d bulk-loaded through the store in %v), one connection\n\n", o.entities, r.bulkN, r.bulkTime.Round(time.Millisecond))
+		fmt.Fprintln(w, "| measurement | occid p50 | occid p99 | ceiling p50 (same bytes) | response size | target |")
+		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---|")
+		for _, s := range r.scale {
+			p50 := median(each(s.occid, pct(50)))
+			target, limit := "", 0.0
+			if s.lines > 0 {
+				limit = targetURIListMS
+			} else {
+				limit = targetPageMS
+			}
+			target = fmt.Sprintf("< %.0f ms: %s", limit, verdict(p50 < limit))
+			size := 0.0
+			if len(s.occid) > 0 && s.occid[0].requests > 0 {
+				size = float64(s.occid[0].bytes) / float64(s.occid[0].requests)
+			}
+			name := s.name
+			if s.single {
+				name += " (one request: too slow to repeat)"
+			}
+			fmt.Fprintf(w, "| %s | %.2f ms | %.2f ms | %.2f ms | %s | %s |\n", name, p50,
+				median(each(s.occid, pct(99))), median(each(s.ceiling, pct(50))), bytesString(size), target)
+		}
+		fmt.Fprintf(w, "| resident memory after the scale measurements (VmRSS) | %.0f MB | | | | < %.0f MB: %s |\n",
+			mb(r.rssScale), targetRSSMB, verdict(mb(r.rssScale) < targetRSSMB))
+		fmt.Fprintf(w, "| peak resident memory over the whole run (VmHWM) | %.0f MB | | | | < %.0f MB: %s |\n",
+			mb(r.hwmEnd), targetRSSMB, verdict(mb(r.hwmEnd) < targetRSSMB))
 	}
-	fmt.Fprintln(w)
-
-	fmt.Fprintf(w, "### %d computes (%d bulk-loaded through the store in %v), one connection\n\n", o.entities, r.bulkN, r.bulkTime.Round(time.Millisecond))
-	fmt.Fprintln(w, "| measurement | occid p50 | occid p99 | ceiling p50 (same bytes) | response size | target |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---|")
-	for _, s := range r.scale {
-		p50 := median(each(s.occid, pct(50)))
-		target, limit := "", 0.0
-		if s.lines > 0 {
-			limit = targetURIListMS
-		} else {
-			limit = targetPageMS
-		}
-		target = fmt.Sprintf("< %.0f ms: %s", limit, verdict(p50 < limit))
-		size := 0.0
-		if len(s.occid) > 0 && s.occid[0].requests > 0 {
-			size = float64(s.occid[0].bytes) / float64(s.occid[0].requests)
-		}
-		name := s.name
-		if s.single {
-			name += " (one request: too slow to repeat)"
-		}
-		fmt.Fprintf(w, "| %s | %.2f ms | %.2f ms | %.2f ms | %s | %s |\n", name, p50,
-			median(each(s.occid, pct(99))), median(each(s.ceiling, pct(50))), bytesString(size), target)
-	}
-	fmt.Fprintf(w, "| resident memory after the scale measurements (VmRSS) | %.0f MB | | | | < %.0f MB: %s |\n",
-		mb(r.rssScale), targetRSSMB, verdict(mb(r.rssScale) < targetRSSMB))
-	fmt.Fprintf(w, "| peak resident memory over the whole run (VmHWM) | %.0f MB | | | | < %.0f MB: %s |\n",
-		mb(r.hwmEnd), targetRSSMB, verdict(mb(r.hwmEnd) < targetRSSMB))
 	fmt.Fprintf(w, "\nResident memory at start %.0f MB, at the end %.0f MB.\n", mb(r.rssStart), mb(r.rssEnd))
 
 	var errs []string

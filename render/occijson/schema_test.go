@@ -128,6 +128,12 @@ func TestSchema(t *testing.T) {
 	wdef := func(name string) string { return gfd225Wide + "#/definitions/" + name }
 	for _, tc := range rendertest.Entities() {
 		t.Run("entity/"+tc.Name, func(t *testing.T) {
+			if tc.Entity.Kind.IsZero() {
+				// A partial update is a request body, not a
+				// rendering of a resource; its null (unset) is an
+				// occid extension the schema does not know.
+				t.Skip("partial update")
+			}
 			out := encode(t, func(w *render.Writer) error { return c.EncodeEntity(w, tc.Entity) })
 			name := "resource"
 			if tc.Entity.IsLink() {
