@@ -139,6 +139,29 @@ type Driver interface {
 	Close() error
 }
 
+// TemplateDeleter is implemented by drivers that can delete a saved OS
+// template (an image that Save made). The engine calls DeleteTemplate with
+// the template's Name when the owner deletes the template's mixin, only for
+// a saved template that is not TemplateSaving, and removes the mixin from its
+// store once the call succeeds. The contract:
+//   - Only saved templates are deleted. A provider template (one Save did
+//     not make) is never deleted: the driver refuses with an error that
+//     ErrorCode classifies as PermissionDenied.
+//   - Deleting a template that is gone (deleted before, or lost by the
+//     system) is not an error: the driver returns nil, or an error that
+//     ErrorCode classifies as NotFound, and callers treat both as done.
+//   - Computes created from the template keep running: the driver deletes
+//     only the image, never a disk made from it. When the system cannot
+//     delete the image while disks still depend on it, the driver refuses
+//     with FailedPrecondition and a message saying what depends on it.
+//   - Once DeleteTemplate returns, Templates no longer lists the template.
+//
+// A driver without this interface cannot delete images; the engine then
+// refuses the deletion with PermissionDenied.
+type TemplateDeleter interface {
+	DeleteTemplate(ctx context.Context, name string) error
+}
+
 // Event is a change the backend reports without being asked, such as a VM
 // that powered itself off. Location names the entity.
 type Event struct {

@@ -92,12 +92,6 @@ type LeftoverLister interface {
 	Leftovers(ctx context.Context) ([]string, error)
 }
 
-// TemplateDeleter is implemented by drivers that can delete a saved OS
-// template. The suite uses it to remove the templates its save cases make.
-type TemplateDeleter interface {
-	DeleteTemplate(ctx context.Context, name string) error
-}
-
 // Run runs the whole suite against the driver h describes.
 func Run(t *testing.T, h Harness) {
 	t.Helper()

@@ -197,7 +197,7 @@ func (e *env) finish(t *testing.T) {
 		}
 	}
 	var undeleted []string
-	if td, ok := d.(TemplateDeleter); ok {
+	if td, ok := d.(backend.TemplateDeleter); ok {
 		for _, name := range saved {
 			if err := td.DeleteTemplate(ctx, name); err != nil && d.ErrorCode(err) != occi.NotFound {
 				t.Errorf("cleanup: DeleteTemplate(%s): %v (code %v)", name, err, d.ErrorCode(err))

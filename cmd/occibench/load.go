@@ -242,6 +242,26 @@ type loadResult struct {
 	bytes    int64           // body bytes received
 	lines    int64           // body lines received
 	lat      []time.Duration // latency of each answered request, sorted
+	cpu      time.Duration   // CPU time the server used meanwhile, if known
+}
+
+// cpuPerRequest returns the server's CPU time per answered request.
+func (r loadResult) cpuPerRequest() time.Duration {
+	if r.requests == 0 || r.cpu <= 0 {
+		return 0
+	}
+	return r.cpu / time.Duration(r.requests)
+}
+
+// measured runs f and records the CPU time process pid used meanwhile.
+func measured(pid int, f func() loadResult) loadResult {
+	before, err := cpuTime(pid)
+	r := f()
+	after, err2 := cpuTime(pid)
+	if err == nil && err2 == nil {
+		r.cpu = after - before
+	}
+	return r
 }
 
 func (r loadResult) rate() float64 {

@@ -294,9 +294,11 @@ func run(ctx context.Context, o options) (err error) {
 			b.logf("%s: run %d/%d", g.name, i+1, o.runs)
 			warm := max(o.d/8, 100*time.Millisecond)
 			load(b.occid.addr, t, o.conns, warm, 0)
-			m.occid = append(m.occid, b.profiled(i, g.name, func() loadResult { return load(b.occid.addr, t, o.conns, o.d, 0) }))
+			m.occid = append(m.occid, b.profiled(i, g.name, func() loadResult {
+				return measured(b.occid.pid(), func() loadResult { return load(b.occid.addr, t, o.conns, o.d, 0) })
+			}))
 			load(b.ceiling.addr, t, o.conns, warm, 0)
-			m.ceiling = append(m.ceiling, load(b.ceiling.addr, t, o.conns, o.d, 0))
+			m.ceiling = append(m.ceiling, measured(b.ceiling.pid(), func() loadResult { return load(b.ceiling.addr, t, o.conns, o.d, 0) }))
 		}
 	}
 

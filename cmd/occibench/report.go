@@ -66,18 +66,19 @@ func (r *report) print(w io.Writer) {
 
 	if len(r.gets) > 0 {
 		fmt.Fprintf(w, "### GET, %d connections (closed loop), against a net/http server replaying the same response\n\n", o.conns)
-		fmt.Fprintln(w, "| request | occid req/s | ceiling req/s | ratio | target | occid p50 / p99 | ceiling p50 / p99 |")
-		fmt.Fprintln(w, "|---|---:|---:|---:|---|---:|---:|")
+		fmt.Fprintln(w, "| request | occid req/s | ceiling req/s | ratio | target | occid p50 / p99 | ceiling p50 / p99 | server CPU per request, occid / ceiling |")
+		fmt.Fprintln(w, "|---|---:|---:|---:|---|---:|---:|---:|")
 		for _, g := range r.gets {
 			oc, ce, ratio := g.rates()
 			target := targetGetEntity
 			if strings.Contains(g.name, "/-/") {
 				target = targetGetQuery
 			}
-			fmt.Fprintf(w, "| %s | %.0f | %.0f | %.0f %% | ≥ %.0f %%: %s | %.2f / %.2f ms | %.2f / %.2f ms |\n",
+			fmt.Fprintf(w, "| %s | %.0f | %.0f | %.0f %% | ≥ %.0f %%: %s | %.2f / %.2f ms | %.2f / %.2f ms | %.0f / %.0f µs |\n",
 				g.name, oc, ce, 100*ratio, 100*target, verdict(ratio >= target),
 				median(each(g.occid, pct(50))), median(each(g.occid, pct(99))),
-				median(each(g.ceiling, pct(50))), median(each(g.ceiling, pct(99))))
+				median(each(g.ceiling, pct(50))), median(each(g.ceiling, pct(99))),
+				median(each(g.occid, cpuMicros)), median(each(g.ceiling, cpuMicros)))
 		}
 		fmt.Fprintln(w)
 		for _, g := range r.gets {
@@ -144,6 +145,8 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "\nFailures (they do not count in the figures):\n%s\n", strings.Join(errs, "\n"))
 	}
 }
+
+func cpuMicros(r loadResult) float64 { return float64(r.cpuPerRequest()) / float64(time.Microsecond) }
 
 func bytesString(n float64) string {
 	switch {
