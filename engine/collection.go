@@ -440,6 +440,12 @@ func (e *Engine) planRemove(old *occi.Entity, mixin occi.CategoryID) (*occi.Enti
 	if base, ok := e.templateBase(mixin); ok && base == infra.OSTemplate && !e.caps.ReplaceOSTemplate {
 		return nil, occi.Errorf(occi.Unimplemented, "this backend cannot re-image a compute: the OS template %s cannot be removed from %s", mixin, old.Location)
 	}
+	return e.dropMixin(old, mixin)
+}
+
+// dropMixin returns old without mixin, dropping the attributes only that
+// mixin defined. The mixin must still be in the model.
+func (e *Engine) dropMixin(old *occi.Entity, mixin occi.CategoryID) (*occi.Entity, error) {
 	next := old.Clone()
 	next.Mixins = slices.DeleteFunc(next.Mixins, func(m occi.CategoryID) bool { return m == mixin })
 	defs, err := e.model.Attributes(next.Kind, next.Mixins)

@@ -74,6 +74,12 @@ type Engine struct {
 	tplSynced time.Time
 	provided  map[occi.CategoryID]bool // template mixins that come from the driver only
 
+	// mixMu serialises changes of the stored mixins in the model: local
+	// writes and syncs with the store (see syncStoredMixins). mixGen counts
+	// local writes.
+	mixMu  sync.Mutex
+	mixGen uint64
+
 	queueMu sync.Mutex
 	queue   []backend.Event
 	wake    chan struct{}

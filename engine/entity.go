@@ -84,6 +84,7 @@ func (e *Engine) getVisible(ctx context.Context, location string) (*occi.Entity,
 	if ent.Owner != user(ctx) {
 		return nil, occi.Errorf(occi.NotFound, "no entity at %s", location)
 	}
+	e.knowsMixins(ctx, ent)
 	return ent, nil
 }
 
@@ -97,6 +98,13 @@ func checkRevision(ctx context.Context, ent *occi.Entity) error {
 // visibleMixin returns the mixin id if the caller may use it.
 func (e *Engine) visibleMixin(ctx context.Context, id occi.CategoryID) (*occi.Mixin, error) {
 	m, ok := e.model.Mixin(id)
+	if !ok || m.Owner != "" {
+		// Another process may have defined or deleted it.
+		if err := e.syncStoredMixins(ctx); err != nil {
+			return nil, err
+		}
+		m, ok = e.model.Mixin(id)
+	}
 	if !ok && (id.Scheme == e.osScheme || id.Scheme == e.rtScheme) {
 		if err := e.syncTemplates(ctx); err == nil {
 			m, ok = e.model.Mixin(id)
@@ -706,6 +714,7 @@ func (e *Engine) prepareLink(ctx context.Context, in *occi.Entity, loc, seg stri
 // present returns ent as a client sees it: with its outgoing links and the
 // actions applicable now.
 func (e *Engine) present(ctx context.Context, ent *occi.Entity) (*occi.Entity, error) {
+	e.knowsMixins(ctx, ent)
 	out := ent.Clone()
 	out.Links = nil
 	out.Actions = e.actionsNow(out)

@@ -8,6 +8,8 @@ import (
 	"unicode"
 
 	"github.com/occid/occi"
+	"github.com/occid/occi/backend"
+	"github.com/occid/occi/infra"
 	"github.com/occid/occi/store"
 )
 
@@ -36,6 +38,7 @@ func (e *Engine) Resolve(ctx context.Context, path string) (occi.Target, error) 
 	case WellKnownQueryInterface, strings.TrimSuffix(WellKnownQueryInterface, "/"):
 		return occi.Target{Type: occi.TargetQueryInterface, Path: WellKnownQueryInterface}, nil
 	}
+	e.syncStoredMixinsFor(ctx, path)
 	if id, class, ok := e.model.ByLocation(path); ok {
 		norm := path
 		if !strings.HasSuffix(norm, "/") {
@@ -85,6 +88,7 @@ func (e *Engine) visibleLocations(ctx context.Context) []string {
 // a filter, the listed categories plus the actions of listed kinds and
 // mixins.
 func (e *Engine) Discover(ctx context.Context, filter []occi.CategoryID) (*occi.Discovery, error) {
+	e.syncStoredMixinsQuietly(ctx)
 	if err := e.syncTemplatesCached(ctx); err != nil {
 		e.log.Warn("engine: discovery without fresh templates", "err", err)
 	}
@@ -195,6 +199,9 @@ func (e *Engine) DefineMixin(ctx context.Context, in *occi.Mixin) (*occi.Mixin, 
 		}
 	}
 	m.Owner = u
+	if err := e.syncStoredMixins(ctx); err != nil {
+		return nil, err
+	}
 	if other, _, ok := e.model.ByLocation(m.Location); ok {
 		return nil, occi.Errorf(occi.AlreadyExists, "location %s is already the collection of %s", m.Location, other)
 	}
@@ -204,14 +211,20 @@ func (e *Engine) DefineMixin(ctx context.Context, in *occi.Mixin) (*occi.Mixin, 
 	if _, err := e.store.Get(ctx, strings.TrimSuffix(m.Location, "/")); err == nil {
 		return nil, occi.Errorf(occi.AlreadyExists, "location %s is already used by an entity", m.Location)
 	}
-	if err := e.store.Write(ctx, store.Mutation{PutMixin: m, Expect: store.MustNotExist}); err != nil {
-		if occi.ErrorCode(err) == occi.AlreadyExists {
-			return nil, occi.Errorf(occi.AlreadyExists, "mixin %s already exists", m.ID)
+	err := e.changeStoredMixins(func() error {
+		if err := e.store.Write(ctx, store.Mutation{PutMixin: m, Expect: store.MustNotExist}); err != nil {
+			if occi.ErrorCode(err) == occi.AlreadyExists {
+				return occi.Errorf(occi.AlreadyExists, "mixin %s already exists", m.ID)
+			}
+			return err
 		}
-		return nil, err
-	}
-	if err := e.model.AddMixin(m); err != nil {
-		_ = e.store.Write(context.WithoutCancel(ctx), store.Mutation{DeleteMixin: m.ID, Expect: store.AnyRevision})
+		if err := e.model.AddMixin(m); err != nil {
+			_ = e.store.Write(context.WithoutCancel(ctx), store.Mutation{DeleteMixin: m.ID, Expect: store.AnyRevision})
+			return err
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	return occi.CloneMixin(m), nil
@@ -236,9 +249,16 @@ func checkTagLocation(loc, prefix string) error {
 	return nil
 }
 
-// DeleteMixin deletes a user mixin of the caller and dissociates it from
-// every entity in one atomic write.
+// DeleteMixin deletes a mixin of the caller, dissociating it from every
+// entity in the same atomic store write: a user tag, or a saved OS template,
+// whose image the driver deletes first (backend.TemplateDeleter). A saved
+// template still saving is FailedPrecondition; a backend that cannot delete
+// images makes it PermissionDenied. Provider mixins and kinds are
+// PermissionDenied; another user's mixins are NotFound.
 func (e *Engine) DeleteMixin(ctx context.Context, id occi.CategoryID) error {
+	if err := e.syncStoredMixins(ctx); err != nil {
+		return err
+	}
 	m, ok := e.model.Mixin(id)
 	if !ok || !visible(ctx, m) {
 		if _, isKind := e.model.Kind(id); isKind {
@@ -249,33 +269,76 @@ func (e *Engine) DeleteMixin(ctx context.Context, id occi.CategoryID) error {
 	if m.Owner == "" {
 		return occi.Errorf(occi.PermissionDenied, "mixin %s is defined by the provider and cannot be deleted", id)
 	}
-	if _, isTpl := e.templateBase(id); isTpl {
-		return occi.Errorf(occi.PermissionDenied, "mixin %s is a saved OS template and cannot be deleted through the query interface", id)
-	}
 	// A user tag another of the user's tags depends on cannot go first.
 	for _, other := range e.model.Mixins() {
 		if other.ID != id && slices.Contains(other.Depends, id) {
 			return occi.Errorf(occi.FailedPrecondition, "mixin %s is a dependency of %s; delete that one first", id, other.ID)
 		}
 	}
-	for attempt := 0; ; attempt++ {
-		members, err := e.store.List(ctx, store.Query{Mixin: id})
-		if err != nil {
-			return err
+	if base, isTpl := e.templateBase(id); isTpl {
+		if base != infra.OSTemplate {
+			return occi.Errorf(occi.PermissionDenied, "mixin %s is a resource template of the provider and cannot be deleted", id)
 		}
-		muts := []store.Mutation{{DeleteMixin: id, Expect: store.AnyRevision}}
-		for _, ent := range members {
-			ent.Mixins = slices.DeleteFunc(ent.Mixins, func(x occi.CategoryID) bool { return x == id })
-			muts = append(muts, store.Mutation{Put: ent, Expect: ent.Revision})
-		}
-		err = e.store.Write(ctx, muts...)
-		if err == nil {
-			break
-		}
-		if occi.ErrorCode(err) != occi.Conflict || attempt >= 4 {
+		if err := e.deleteTemplateImage(ctx, m); err != nil {
 			return err
 		}
 	}
-	e.model.RemoveMixin(id)
+	return e.changeStoredMixins(func() error {
+		for attempt := 0; ; attempt++ {
+			members, err := e.store.List(ctx, store.Query{Mixin: id})
+			if err != nil {
+				return err
+			}
+			muts := []store.Mutation{{DeleteMixin: id, Expect: store.AnyRevision}}
+			for _, ent := range members {
+				next, err := e.dropMixin(ent, id)
+				if err != nil {
+					return err
+				}
+				muts = append(muts, store.Mutation{Put: next, Expect: ent.Revision})
+			}
+			err = e.store.Write(ctx, muts...)
+			if err == nil {
+				break
+			}
+			if occi.ErrorCode(err) == occi.NotFound && len(members) == 0 {
+				break // another process deleted it meanwhile
+			}
+			if occi.ErrorCode(err) != occi.Conflict || attempt >= 4 {
+				return err
+			}
+		}
+		e.model.RemoveMixin(id)
+		e.tplMu.Lock()
+		delete(e.templates, id)
+		e.tplMu.Unlock()
+		return nil
+	})
+}
+
+// deleteTemplateImage deletes the image behind the saved OS template m,
+// refusing while it is still saving. An image the driver no longer has is
+// already deleted.
+func (e *Engine) deleteTemplateImage(ctx context.Context, m *occi.Mixin) error {
+	if err := e.syncTemplates(ctx); err != nil {
+		return err
+	}
+	e.tplMu.Lock()
+	t, listed := e.templates[m.ID]
+	e.tplMu.Unlock()
+	if listed && t.State == backend.TemplateSaving {
+		return occi.Errorf(occi.FailedPrecondition, "OS template %s is still being saved (%d%% copied) and cannot be deleted yet; delete it once its %s is %q or %q", m.ID, t.Progress, AttrTemplateState, backend.TemplateReady, backend.TemplateError)
+	}
+	td, ok := e.drv.(backend.TemplateDeleter)
+	if !ok {
+		return occi.Errorf(occi.PermissionDenied, "OS template %s cannot be deleted: this backend cannot delete images", m.ID)
+	}
+	name := m.ID.Term
+	if listed {
+		name = t.Name
+	}
+	if err := td.DeleteTemplate(ctx, name); err != nil && e.drv.ErrorCode(err) != occi.NotFound {
+		return e.driverErr(err, "deleting the image of OS template "+m.ID.String())
+	}
 	return nil
 }

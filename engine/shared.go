@@ -1,0 +1,143 @@
+package engine
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/occid/occi"
+)
+
+// Several occid processes may share one store. Entities are read from the
+// store on every request, so they need nothing more; the stored mixins (user
+// tags and saved OS templates) also live in the engine's model, so before a
+// request depends on them the engine brings the model in line with the store
+// (syncStoredMixins). What one process defines or deletes is therefore seen
+// by the next request through any other.
+
+// Path prefixes below which stored mixins have their locations: user tags
+// under /users/<user>/tags/, saved OS templates under /os_tpl/.
+var storedMixinPrefixes = []string{"/users/", "/os_tpl/"}
+
+// touchesStoredMixins reports whether resolving path depends on the stored
+// mixins: the path is at or below a location where they live, or above one
+// (an unbound collection such as "/").
+func touchesStoredMixins(path string) bool {
+	for _, p := range storedMixinPrefixes {
+		if strings.HasPrefix(path, p) || strings.HasPrefix(p, path) || path+"/" == p {
+			return true
+		}
+	}
+	return false
+}
+
+// syncStoredMixins makes the model's stored mixins match the store: mixins
+// another process stored are added (a tag after the tags it depends on),
+// mixins another process deleted are removed. Mixins the model already has
+// are left as they are, since saved templates there carry the driver's
+// latest state. A local change of the stored mixins made while the store
+// was being read makes it read again.
+func (e *Engine) syncStoredMixins(ctx context.Context) error {
+	for attempt := 0; ; attempt++ {
+		e.mixMu.Lock()
+		gen := e.mixGen
+		e.mixMu.Unlock()
+		stored, err := e.store.ListMixins(ctx)
+		if err != nil {
+			return err
+		}
+		e.mixMu.Lock()
+		if e.mixGen != gen && attempt < 3 {
+			e.mixMu.Unlock()
+			continue
+		}
+		e.reconcileMixinsLocked(stored)
+		e.mixMu.Unlock()
+		return nil
+	}
+}
+
+// reconcileMixinsLocked applies the store's list of mixins to the model;
+// e.mixMu is held.
+func (e *Engine) reconcileMixinsLocked(stored []*occi.Mixin) {
+	inStore := make(map[occi.CategoryID]bool, len(stored))
+	var missing []*occi.Mixin
+	for _, m := range stored {
+		inStore[m.ID] = true
+		if _, ok := e.model.Mixin(m.ID); !ok {
+			missing = append(missing, m)
+		}
+	}
+	for _, m := range e.model.Mixins() {
+		if m.Owner == "" || inStore[m.ID] {
+			continue
+		}
+		e.model.RemoveMixin(m.ID)
+		e.tplMu.Lock()
+		delete(e.templates, m.ID)
+		e.tplMu.Unlock()
+	}
+	addedTemplate := false
+	// Add in rounds, so that a tag comes after the tags it depends on.
+	for len(missing) > 0 {
+		var later []*occi.Mixin
+		for _, m := range missing {
+			if err := e.model.AddMixin(m); err != nil {
+				later = append(later, m)
+				continue
+			}
+			if m.ID.Scheme == e.osScheme {
+				addedTemplate = true
+			}
+		}
+		if len(later) == len(missing) {
+			for _, m := range later {
+				err := e.model.AddMixin(m)
+				e.log.Warn("engine: skipping a stored mixin another process defined", "mixin", m.ID.String(), "err", err)
+			}
+			break
+		}
+		missing = later
+	}
+	if addedTemplate {
+		// Its state comes from the driver: read the templates again soon.
+		e.tplMu.Lock()
+		e.tplSynced = time.Time{}
+		e.tplMu.Unlock()
+	}
+}
+
+// syncStoredMixinsFor syncs the stored mixins when a request about path
+// depends on them, logging rather than failing when the store cannot be read
+// (the request then works with what the model has).
+func (e *Engine) syncStoredMixinsFor(ctx context.Context, path string) {
+	if touchesStoredMixins(path) {
+		e.syncStoredMixinsQuietly(ctx)
+	}
+}
+
+func (e *Engine) syncStoredMixinsQuietly(ctx context.Context) {
+	if err := e.syncStoredMixins(ctx); err != nil {
+		e.log.Warn("engine: cannot read the stored mixins", "err", err)
+	}
+}
+
+// knowsMixins syncs the stored mixins when ent carries a mixin the model
+// does not know (another process defined it and associated it).
+func (e *Engine) knowsMixins(ctx context.Context, ent *occi.Entity) {
+	for _, id := range ent.Mixins {
+		if _, ok := e.model.Mixin(id); !ok {
+			e.syncStoredMixinsQuietly(ctx)
+			return
+		}
+	}
+}
+
+// changeStoredMixins runs write, a local change of the stored mixins (store
+// write and model update), so that no concurrent sync undoes it.
+func (e *Engine) changeStoredMixins(write func() error) error {
+	e.mixMu.Lock()
+	defer e.mixMu.Unlock()
+	e.mixGen++
+	return write()
+}
