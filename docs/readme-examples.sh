@@ -9,7 +9,9 @@
 #   /tmp/occid & sleep 1
 #   bash "$OLDPWD/docs/readme-examples.sh" > /tmp/examples.md
 #
-# then paste the two parts under "### In text/plain" and "### In JSON",
+# (If 127.0.0.1:8080 is taken, run occid and this script inside
+# `unshare -n bash -c 'ip link set lo up; ...'`, a private loopback.)
+# Then paste the two parts under "### In text/plain" and "### In JSON",
 # with their "###" headings turned into "####".
 set -u
 out=$(mktemp)

@@ -199,6 +199,10 @@ func (e *Engine) save(ctx context.Context, ent *occi.Entity, params occi.Attribu
 	if len(e.caps.SaveMethods) > 0 && !slices.Contains(e.caps.SaveMethods, method) {
 		return nil, occi.Errorf(occi.InvalidArgument, "save method %s is not supported here (supported: %s)", method, strings.Join(e.caps.SaveMethods, ", "))
 	}
+	// The term must be free among the templates every process stored.
+	if err := e.syncStoredMixins(ctx); err != nil {
+		return nil, err
+	}
 	name, _ := params[infra.ParamName].(string)
 	title := name
 	var term string
@@ -260,12 +264,17 @@ func (e *Engine) save(ctx context.Context, ent *occi.Entity, params occi.Attribu
 		}
 		e.markObserved(cur.Location)
 	}
-	muts := []store.Mutation{{PutMixin: m, Expect: store.AnyRevision}}
-	if err := e.store.Write(ctx, muts...); err != nil {
+	err = e.changeStoredMixins(func() error {
+		if err := e.store.Write(ctx, store.Mutation{PutMixin: m, Expect: store.AnyRevision}); err != nil {
+			return err
+		}
+		if err := e.model.ReplaceMixin(m); err != nil {
+			return occi.Wrap(err, occi.Internal, "registering the saved template")
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
-	}
-	if err := e.model.ReplaceMixin(m); err != nil {
-		return nil, occi.Wrap(err, occi.Internal, "registering the saved template")
 	}
 	e.tplMu.Lock()
 	if e.templates != nil {

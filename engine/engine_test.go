@@ -347,6 +347,15 @@ func TestStoreConflictIsReported(t *testing.T) {
 	if g.Title == "lost?" {
 		t.Errorf("an update that reported Conflict was stored")
 	}
+	// With If-Match, losing the race means the precondition failed.
+	f.store.mu.Lock()
+	f.store.conflictNext = true
+	f.store.mu.Unlock()
+	_, err = f.eng.Update(occi.WithExpectedRevision(ctx, g.Revision), c.Location, &occi.Entity{Title: "lost too?"})
+	wantCode(t, err, occi.PreconditionFailed, c.Location)
+	if g, _ := f.eng.Get(ctx, c.Location); g.Title == "lost too?" {
+		t.Errorf("an update that reported PreconditionFailed was stored")
+	}
 }
 
 func TestPaginationInStore(t *testing.T) {
@@ -468,7 +477,17 @@ func TestSaveWithDelay(t *testing.T) {
 	if _, err := e2.Resolve(ctx, m.Location); err != nil {
 		t.Errorf("a second engine does not know the saved template: %v", err)
 	}
-	wantCode(t, e2.DeleteMixin(ctx, m.ID), occi.PermissionDenied)
+	// Deleted through the second engine: the first one no longer has it.
+	mustOK(t, e2.DeleteMixin(ctx, m.ID))
+	d, err := f.eng.Discover(ctx, nil)
+	mustOK(t, err)
+	for _, x := range d.Mixins {
+		if x.ID == m.ID {
+			t.Errorf("the first engine still offers %s after the second deleted it", m.ID)
+		}
+	}
+	_, err = f.eng.Resolve(ctx, m.Location)
+	wantCode(t, err, occi.NotFound)
 }
 
 func TestUserMixinsSurviveRestart(t *testing.T) {

@@ -88,6 +88,17 @@ func (e *Engine) getVisible(ctx context.Context, location string) (*occi.Entity,
 	return ent, nil
 }
 
+// lostRace turns the store's Conflict on writing read (another process or
+// request changed it after it was read) into the caller's error: with an
+// expected revision (If-Match) the precondition no longer holds, so
+// PreconditionFailed; without, Conflict. Either way nothing was written.
+func lostRace(ctx context.Context, err error, read *occi.Entity) error {
+	if rev, ok := occi.ExpectedRevision(ctx); ok {
+		return occi.Wrap(err, occi.PreconditionFailed, fmt.Sprintf("%s was changed concurrently and is no longer at revision %d: read it again", read.Location, rev))
+	}
+	return occi.Wrap(err, occi.Conflict, read.Location+" was changed concurrently; read it again and retry")
+}
+
 func checkRevision(ctx context.Context, ent *occi.Entity) error {
 	if rev, ok := occi.ExpectedRevision(ctx); ok && ent.Revision != rev {
 		return occi.Errorf(occi.PreconditionFailed, "%s is at revision %d, not %d: read it again", ent.Location, ent.Revision, rev)
@@ -1004,7 +1015,7 @@ func (e *Engine) change(ctx context.Context, old, in *occi.Entity, mode attrMode
 	if err := e.store.Write(ctx, muts...); err != nil {
 		e.undoLinks(ctx, made)
 		if occi.ErrorCode(err) == occi.Conflict {
-			return nil, occi.Wrap(err, occi.Conflict, old.Location+" was changed concurrently; read it again and retry")
+			return nil, lostRace(ctx, err, old)
 		}
 		return nil, err
 	}
@@ -1097,7 +1108,7 @@ func (e *Engine) deleteLocked(ctx context.Context, ent *occi.Entity) error {
 	}
 	if err := e.store.Write(ctx, muts...); err != nil {
 		if occi.ErrorCode(err) == occi.Conflict {
-			return occi.Wrap(err, occi.Conflict, ent.Location+" was changed concurrently; read it again and retry")
+			return lostRace(ctx, err, ent)
 		}
 		return err
 	}

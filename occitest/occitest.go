@@ -7,8 +7,9 @@
 //
 // The suite acts as two users, "alice" and "bob" (occi.WithIdentity); the
 // service under test must keep their entities and mixins apart. It needs a
-// backend that supports every Infrastructure kind and action (the sim
-// backend does) with at least two OS templates and two resource templates.
+// backend that supports every Infrastructure kind and action and deletes
+// saved OS templates (the sim backend does) with at least two OS templates
+// and two resource templates.
 //
 // Where a rendering cannot carry something (text renderings lose mixin
 // applies and attribute defaults, digest T4/T5), the suite checks it only

@@ -323,6 +323,7 @@ func testSave(t *testing.T, h *harness) {
 	invoke(t, svc, ctx, c.Location, aStart, nil)
 
 	var saved *occi.Mixin
+	var fromSaved *occi.Entity // a compute created from saved
 	t.Run("hot", func(t *testing.T) {
 		res := invoke(t, svc, ctx, c.Location, aSave, occi.Attributes{"method": "hot", "name": "My Web Server"})
 		m := res.Mixin
@@ -377,6 +378,7 @@ func testSave(t *testing.T, h *harness) {
 			wantCode(t, err, occi.FailedPrecondition, m.ID.String())
 			return false
 		})
+		fromSaved = made
 		if made.HasMixin(os[0].ID) {
 			t.Errorf("the new compute carries the source's template too: %v", made.Mixins)
 		}
@@ -453,6 +455,53 @@ func testSave(t *testing.T, h *harness) {
 	t.Run("bad method", func(t *testing.T) {
 		_, err := svc.Invoke(ctx, c.Location, &occi.ActionInvocation{Action: aSave, Attributes: occi.Attributes{"method": "cold"}})
 		wantCode(t, err, occi.InvalidArgument, "method")
+	})
+	t.Run("delete", func(t *testing.T) {
+		if saved == nil || fromSaved == nil {
+			t.Skip("the hot save failed")
+		}
+		before := must(svc.Get(ctx, fromSaved.Location))(t)
+		wantCode(t, svc.DeleteMixin(bob(), saved.ID), occi.NotFound)
+		wantCode(t, svc.DeleteMixin(ctx, os[0].ID), occi.PermissionDenied, os[0].ID.String())
+		ok(t, svc.DeleteMixin(ctx, saved.ID))
+		if findMixin(must(svc.Discover(ctx, nil))(t), saved.ID) != nil {
+			t.Errorf("the deleted saved template %s is still in discovery", saved.ID)
+		}
+		_, err := svc.Resolve(ctx, saved.Location)
+		wantCode(t, err, occi.NotFound)
+		_, err = svc.Create(ctx, "/compute/", compute(saved.ID))
+		wantCode(t, err, occi.NotFound, saved.ID.String())
+		wantCode(t, svc.DeleteMixin(ctx, saved.ID), occi.NotFound)
+		// The compute created from it stays as it was, without the template.
+		g := must(svc.Get(ctx, fromSaved.Location))(t)
+		if g.HasMixin(saved.ID) {
+			t.Errorf("%s still carries the deleted template %s", g.Location, saved.ID)
+		}
+		if state(g) != state(before) {
+			t.Errorf("%s after its template was deleted: state %q, want %q as before", g.Location, state(g), state(before))
+		}
+		if findMixin(must(svc.Discover(ctx, nil))(t), os[0].ID) == nil {
+			t.Errorf("the provider template %s left discovery", os[0].ID)
+		}
+	})
+	t.Run("delete while saving", func(t *testing.T) {
+		// Refused clearly while the copy runs (a backend may finish at
+		// once), then deleted once the template is ready.
+		m := invoke(t, svc, ctx, c.Location, aSave, occi.Attributes{"method": "hot", "name": "short lived"}).Mixin
+		if m == nil {
+			t.Fatalf("save returned no mixin")
+		}
+		eventually(t, "the deletion of a saved template once it is ready", func() bool {
+			err := svc.DeleteMixin(ctx, m.ID)
+			if err == nil {
+				return true
+			}
+			wantCode(t, err, occi.FailedPrecondition, m.ID.String())
+			return false
+		})
+		if findMixin(must(svc.Discover(ctx, nil))(t), m.ID) != nil {
+			t.Errorf("the deleted saved template %s is still in discovery", m.ID)
+		}
 	})
 }
 
