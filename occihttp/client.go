@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/occid/occi"
 	"github.com/occid/occi/render"
@@ -49,6 +50,9 @@ type Client struct {
 	token string
 	ua    string
 	max   int64
+
+	kindMu  sync.Mutex
+	kindLoc map[occi.CategoryID]string // kind locations, from discovery
 }
 
 var _ occi.Service = (*Client)(nil)
@@ -339,13 +343,13 @@ func (c *Client) Put(ctx context.Context, location string, e *occi.Entity) (*occ
 	if err != nil {
 		return nil, false, err
 	}
-	out, err := c.entity(r, location)
+	out, err := c.entity(ctx, r, location)
 	return out, r.status == http.StatusCreated, err
 }
 
 // entity reads an entity answer to a request for location; renderings
 // that do not carry the entity's own location (text) get it from there.
-func (c *Client) entity(r *response, location string) (*occi.Entity, error) {
+func (c *Client) entity(ctx context.Context, r *response, location string) (*occi.Entity, error) {
 	e, err := c.codec.DecodeEntity(r.reader(c.base))
 	if err != nil {
 		return nil, err
@@ -356,8 +360,58 @@ func (c *Client) entity(r *response, location string) (*occi.Entity, error) {
 			e.Location = c.path(cl)
 		}
 	}
+	if err := c.locateAll(ctx, e.Links); err != nil {
+		return nil, err
+	}
 	revision(e, r.header)
 	return e, nil
+}
+
+// locateAll fills in the Location of entities (and of their links) that
+// arrive without one. GFD.225 gives JSON entities an id but no location,
+// and its schema allows no extra member, so the client derives it as a
+// server following the digest's convention (C9) lays it out: the kind's
+// collection location, learnt from discovery, followed by the id without
+// a "urn:uuid:" prefix.
+func (c *Client) locateAll(ctx context.Context, es []*occi.Entity) error {
+	for _, e := range es {
+		if e == nil {
+			continue
+		}
+		if e.Location == "" && e.ID != "" && !e.Kind.IsZero() {
+			kl, err := c.kindLocation(ctx, e.Kind)
+			if err != nil {
+				return err
+			}
+			if kl != "" {
+				e.Location = kl + strings.TrimPrefix(e.ID, "urn:uuid:")
+			}
+		}
+		if err := c.locateAll(ctx, e.Links); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// kindLocation returns the path of kind's collection ("" if the server has
+// no such kind), asking the server's query interface once.
+func (c *Client) kindLocation(ctx context.Context, kind occi.CategoryID) (string, error) {
+	c.kindMu.Lock()
+	defer c.kindMu.Unlock()
+	if c.kindLoc == nil {
+		d, err := c.Discover(ctx, nil)
+		if err != nil {
+			return "", err
+		}
+		c.kindLoc = make(map[occi.CategoryID]string, len(d.Kinds))
+		for _, k := range d.Kinds {
+			if k.Location != "" {
+				c.kindLoc[k.ID] = c.path(k.Location)
+			}
+		}
+	}
+	return c.kindLoc[kind], nil
 }
 
 // Get sends GET to the entity's location.
@@ -366,7 +420,7 @@ func (c *Client) Get(ctx context.Context, location string) (*occi.Entity, error)
 	if err != nil {
 		return nil, err
 	}
-	return c.entity(r, location)
+	return c.entity(ctx, r, location)
 }
 
 // Update sends POST (partial update) to the entity's location.
@@ -377,7 +431,7 @@ func (c *Client) Update(ctx context.Context, location string, patch *occi.Entity
 	if err != nil {
 		return nil, err
 	}
-	return c.entity(r, location)
+	return c.entity(ctx, r, location)
 }
 
 // Delete sends DELETE to the entity's location.
@@ -412,6 +466,9 @@ func (c *Client) collection(ctx context.Context, r *response) ([]*occi.Entity, e
 	if err == nil && complete(es) {
 		if es == nil {
 			es = []*occi.Entity{}
+		}
+		if err := c.locateAll(ctx, es); err != nil {
+			return nil, err
 		}
 		return es, nil
 	}
@@ -511,7 +568,7 @@ func (c *Client) Invoke(ctx context.Context, location string, inv *occi.ActionIn
 		}
 		return &occi.ActionResult{Mixin: ms[0]}, nil
 	}
-	e, err := c.entity(r, location)
+	e, err := c.entity(ctx, r, location)
 	if err != nil {
 		return nil, err
 	}

@@ -67,12 +67,12 @@ healthy() {
       '{auth: {identity: {methods: ["password"], password: {user: {name: $u, password: $p, domain: {name: $ud}}}},
         scope: {project: {name: $pr, domain: {name: $pd}}}}}')
     hdrs=$(mktemp); trap 'rm -f "$hdrs"' EXIT
-    body=$(curl -fsS -m 20 -D "$hdrs" -H 'Content-Type: application/json' -d "$auth" "$OS_AUTH_URL/auth/tokens") || exit 1
+    body=$(curl -fs -m 20 -D "$hdrs" -H 'Content-Type: application/json' -d "$auth" "$OS_AUTH_URL/auth/tokens") || exit 1
     tok=$(awk 'tolower($1)=="x-subject-token:" {print $2}' "$hdrs" | tr -d '\r')
     ep() { jq -r --arg t "$1" '.token.catalog[] | select(.type==$t) | .endpoints[] | select(.interface=="public") | .url' <<<"$body" | head -n 1; }
     nova=$(ep compute); glance=$(ep image)
     [ -n "$tok" ] && [ -n "$nova" ] && [ -n "$glance" ] || exit 1
-    get() { curl -fsS -m 20 -H "X-Auth-Token: $tok" "$@"; }
+    get() { curl -fs -m 20 -H "X-Auth-Token: $tok" "$@"; }
     get "$nova/os-hypervisors/detail" | jq -e '[.hypervisors[] | select(.state=="up")] | length > 0' >/dev/null &&
       get "$nova/flavors/detail" | jq -e '[.flavors[] | select(.name=="m1.tiny")] | length > 0' >/dev/null &&
       get "${glance%/}/v2/images?name=tinyos" | jq -e '[.images[] | select(.status=="active")] | length > 0' >/dev/null
