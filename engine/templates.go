@@ -111,11 +111,24 @@ func (e *Engine) syncTemplatesCached(ctx context.Context) error {
 
 // syncTemplates reads the driver's templates and makes the model's template
 // mixins match them. Saved templates recorded in the store stay (with state
-// error if the driver lost them).
+// error if the driver lost them). A saved template the driver lists without
+// an owner (a driver that keeps owners locally, seen from another occid
+// process) gets the owner the store recorded, so that it never passes for a
+// provider template.
 func (e *Engine) syncTemplates(ctx context.Context) error {
 	tpls, err := e.drv.Templates(ctx)
 	if err != nil {
 		return e.driverErr(err, "listing templates")
+	}
+	owners := map[occi.CategoryID]string{}
+	if stored, err := e.store.ListMixins(ctx); err == nil {
+		for _, m := range stored {
+			if m.Owner != "" && m.ID.Scheme == e.osScheme {
+				owners[m.ID] = m.Owner
+			}
+		}
+	} else {
+		e.log.Warn("engine: cannot read the owners of saved templates", "err", err)
 	}
 	e.tplMu.Lock()
 	defer e.tplMu.Unlock()
@@ -126,6 +139,9 @@ func (e *Engine) syncTemplates(ctx context.Context) error {
 			continue
 		}
 		id := e.templateMixinID(t)
+		if t.Owner == "" && t.Type == backend.OSTemplate {
+			t.Owner = owners[id]
+		}
 		seen[id] = t
 		m := e.templateMixin(t)
 		if old, ok := e.model.Mixin(id); ok {
@@ -145,6 +161,8 @@ func (e *Engine) syncTemplates(ctx context.Context) error {
 		}
 		if m.Owner == "" {
 			e.provided[id] = true
+		} else {
+			delete(e.provided, id)
 		}
 	}
 	for id := range e.provided {

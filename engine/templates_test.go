@@ -249,3 +249,76 @@ func TestStoredMixinsSharedBetweenEngines(t *testing.T) {
 		}
 	}
 }
+
+// failingDeleter is the sim whose DeleteTemplate fails with err.
+type failingDeleter struct {
+	backend.Driver
+	err error
+}
+
+func (d failingDeleter) DeleteTemplate(ctx context.Context, name string) error { return d.err }
+
+func TestDeleteSavedTemplateDriverFailure(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		code occi.Code
+	}{
+		{"unavailable", simbackend.ErrClosed, occi.Unavailable},
+		{"refused", occi.Errorf(occi.FailedPrecondition, "disks still depend on the image"), occi.FailedPrecondition},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, 0, func(d *simbackend.Driver) backend.Driver { return failingDeleter{d, tc.err} }, engine.Config{})
+			c := f.compute(t)
+			f.start(t, c.Location)
+			m := saveTemplate(t, f, c.Location, "stays")
+			made, err := f.eng.Create(ctx, "/compute/", &occi.Entity{Kind: infra.Compute, Mixins: []occi.CategoryID{m.ID}})
+			mustOK(t, err)
+			wantCode(t, f.eng.DeleteMixin(ctx, m.ID), tc.code)
+			if discovered(t, f.eng, ctx, m.ID) == nil {
+				t.Errorf("%s left discovery although the driver failed to delete it", m.ID)
+			}
+			g, err := f.eng.Get(ctx, made.Location)
+			mustOK(t, err)
+			if !g.HasMixin(m.ID) {
+				t.Errorf("%s lost %s although its deletion failed: %v", made.Location, m.ID, g.Mixins)
+			}
+		})
+	}
+}
+
+// ownerless is a driver that does not know who saved a template, as a
+// driver keeping owners in a local file looks from another occid process.
+type ownerless struct{ backend.Driver }
+
+func (d ownerless) Templates(ctx context.Context) ([]backend.Template, error) {
+	tpls, err := d.Driver.Templates(ctx)
+	for i := range tpls {
+		tpls[i].Owner, tpls[i].Source = "", ""
+	}
+	return tpls, err
+}
+
+func TestSavedTemplateOwnerFromStore(t *testing.T) {
+	f := newFixture(t, 0, nil, engine.Config{})
+	other, err := engine.New(engine.Config{Store: f.store, Driver: ownerless{f.sim}})
+	mustOK(t, err)
+	t.Cleanup(func() { other.Close() })
+	c := f.compute(t)
+	f.start(t, c.Location)
+	m := saveTemplate(t, f, c.Location, "alices image")
+	// Bob uses a provider template through the other engine, which reads
+	// the driver's templates, alice's new one among them.
+	p := providerOSTemplate(t, f.eng)
+	_, err = other.Create(bobCtx, "/compute/", &occi.Entity{Kind: infra.Compute, Mixins: []occi.CategoryID{p}})
+	mustOK(t, err)
+	if discovered(t, other, bobCtx, m.ID) != nil {
+		t.Errorf("alice's saved template %s is in bob's discovery", m.ID)
+	}
+	_, err = other.Create(bobCtx, "/compute/", &occi.Entity{Kind: infra.Compute, Mixins: []occi.CategoryID{m.ID}})
+	wantCode(t, err, occi.NotFound)
+	if got := discovered(t, other, ctx, m.ID); got == nil || got.Owner != "alice" {
+		t.Errorf("alice's saved template through the other engine: got %+v, want it owned by alice", got)
+	}
+}

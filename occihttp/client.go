@@ -23,8 +23,15 @@ type ClientOptions struct {
 	MediaType string
 	// HTTPClient sends the requests; nil means http.DefaultClient.
 	HTTPClient *http.Client
-	// Token, if set, is sent as "Authorization: Bearer <Token>".
+	// Token, if set, is sent as "Authorization: Bearer <Token>", or as
+	// the header TokenHeader names.
 	Token string
+	// TokenHeader, if set, is the header that carries Token as is instead
+	// of "Authorization: Bearer", such as "X-Auth-Token" for Keystone.
+	TokenHeader string
+	// User and Password, if User is set, are sent as HTTP Basic
+	// credentials. Token, if also set, wins.
+	User, Password string
 	// Codecs are the renderings the client can use; the one whose media
 	// type or alias is MediaType is used.
 	Codecs []render.Codec
@@ -48,6 +55,9 @@ type Client struct {
 	err   error
 	hc    *http.Client
 	token string
+	thdr  string
+	user  string
+	pass  string
 	ua    string
 	max   int64
 
@@ -66,6 +76,9 @@ func NewClient(baseURL string, opts ClientOptions) *Client {
 		mt:    opts.MediaType,
 		hc:    opts.HTTPClient,
 		token: opts.Token,
+		thdr:  opts.TokenHeader,
+		user:  opts.User,
+		pass:  opts.Password,
 		ua:    opts.UserAgent,
 		max:   opts.MaxResponse,
 	}
@@ -152,8 +165,13 @@ func (c *Client) do(ctx context.Context, method, path string, q *query, enc func
 	}
 	req.Header.Set("Accept", c.mt)
 	req.Header.Set("User-Agent", c.ua)
-	if c.token != "" {
+	switch {
+	case c.token != "" && c.thdr != "":
+		req.Header.Set(c.thdr, c.token)
+	case c.token != "":
 		req.Header.Set("Authorization", "Bearer "+c.token)
+	case c.user != "":
+		req.SetBasicAuth(c.user, c.pass)
 	}
 	if method != http.MethodGet && method != http.MethodHead {
 		if rev, ok := occi.ExpectedRevision(ctx); ok {

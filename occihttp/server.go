@@ -333,9 +333,13 @@ func (x *exchange) serveOCCI() {
 		return
 	}
 	t, err := s.svc.Resolve(x.ctx, r.URL.Path)
-	if err != nil && occi.ErrorCode(err) == occi.NotFound && r.Method == http.MethodPut && !q.hasAction {
+	if err != nil && occi.ErrorCode(err) == occi.NotFound && r.Method == http.MethodPut && !q.hasAction &&
+		!strings.HasSuffix(r.URL.Path, "/") {
 		// PUT creates an entity at a location the client chose: the
-		// service decides whether the path may hold one.
+		// service decides whether the path may hold one. A path ending
+		// in "/" names a collection, never an entity: a PUT there
+		// (replacing the members of a mixin collection the caller
+		// cannot see) stays 404.
 		t, err = occi.Target{Type: occi.TargetEntity, Path: r.URL.Path}, nil
 	}
 	if err != nil {

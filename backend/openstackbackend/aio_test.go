@@ -258,7 +258,7 @@ func TestAIOErrorState(t *testing.T) {
 	d := openAIO(t)
 	ctx := context.Background()
 	name := "occitest-huge-" + randomID(t)
-	fl, err := flavors.Create(ctx, d.svc.compute, flavors.CreateOpts{Name: name, RAM: 4 << 20, VCPUs: 1, Disk: gophercloud.IntToPointer(1)}).Extract()
+	fl, err := flavors.Create(ctx, d.svc.compute, flavors.CreateOpts{Name: name, RAM: 48000, VCPUs: 1, Disk: gophercloud.IntToPointer(1)}).Extract()
 	if err != nil {
 		t.Fatalf("create flavor %s: %v", name, err)
 	}
@@ -271,7 +271,7 @@ func TestAIOErrorState(t *testing.T) {
 	e := &occi.Entity{ID: id, Kind: kindCompute, Location: "/compute/" + id, Attributes: occi.Attributes{}}
 	o, err := d.Create(ctx, backend.CreateRequest{Entity: e, OSTemplate: "tinyos", ResourceTemplate: name})
 	if err != nil {
-		t.Fatalf("Create with a flavor of 4 TiB RAM: %v, want an observation in error", err)
+		t.Fatalf("Create with a flavor of 48000 MiB RAM (within the quota, beyond the host): %v, want an observation in error", err)
 	}
 	e.BackendRef = o.Ref
 	t.Cleanup(func() {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/occid/occi/auth"
 	"github.com/occid/occi/occihttp"
 )
 
@@ -35,6 +36,30 @@ type Config struct {
 	Limits          occihttp.Limits
 	ShutdownTimeout time.Duration
 	ConfigFile      string
+
+	// Authentication (see auth.Config and README.md "Authentication").
+	AuthTokens        string
+	Htpasswd          string
+	OIDCIssuer        string
+	OIDCAudience      string
+	OIDCUserClaim     string
+	OIDCGroupsClaim   string
+	OIDCClockSkew     time.Duration
+	TLSCert           string
+	TLSKey            string
+	ClientCA          string
+	ClientDNMap       string
+	KeystoneURL       string
+	KeystonePublicURL string
+	// KeystoneServiceToken comes only from the environment variable
+	// OCCID_KEYSTONE_SERVICE_TOKEN (never a flag or a file key, so it does
+	// not show in ps); it is a secret and is never logged.
+	KeystoneServiceToken string
+}
+
+// authConfigured reports whether c turns on at least one authenticator.
+func (c *Config) authConfigured() bool {
+	return c.AuthTokens != "" || c.Htpasswd != "" || c.OIDCIssuer != "" || c.ClientCA != "" || c.KeystoneURL != ""
 }
 
 // setting is one configuration key: its flag name (also its key in the
@@ -70,7 +95,7 @@ var settings = []setting{
 		usage: "take the scheme and host of locations from X-Forwarded-Proto and X-Forwarded-Host",
 		set:   func(c *Config, v string) (err error) { c.TrustProxy, err = parseBool(v); return err }},
 	{name: "insecure", env: "OCCID_INSECURE", def: "false", bool: true,
-		usage: "allow listening on a non-loopback address although occid does not authenticate clients yet",
+		usage: "allow listening on a non-loopback address without any authentication method (only behind an authenticating proxy)",
 		set:   func(c *Config, v string) (err error) { c.Insecure, err = parseBool(v); return err }},
 	{name: "log-format", env: "OCCID_LOG_FORMAT", def: "text",
 		usage: "log format: text or json",
@@ -138,6 +163,55 @@ var settings = []setting{
 	{name: "shutdown-timeout", env: "OCCID_SHUTDOWN_TIMEOUT", def: "30s",
 		usage: "on SIGTERM, how long requests in flight may take to finish",
 		set:   durationSetter(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+	{name: "auth-tokens", env: "OCCID_AUTH_TOKENS", def: "",
+		usage: "file of static tokens, one \"TOKEN USER [GROUP,...]\" per line, sent as X-Auth-Token or Authorization: Bearer",
+		set:   func(c *Config, v string) error { c.AuthTokens = v; return nil }},
+	{name: "htpasswd", env: "OCCID_HTPASSWD", def: "",
+		usage: "htpasswd file with bcrypt hashes for HTTP Basic authentication",
+		set:   func(c *Config, v string) error { c.Htpasswd = v; return nil }},
+	{name: "oidc-issuer", env: "OCCID_OIDC_ISSUER", def: "",
+		usage: "OpenID Connect issuer URL whose JWT bearer tokens are accepted (needs --oidc-audience)",
+		set:   func(c *Config, v string) error { c.OIDCIssuer = v; return nil }},
+	{name: "oidc-audience", env: "OCCID_OIDC_AUDIENCE", def: "",
+		usage: "audience (client ID) an OIDC token must name",
+		set:   func(c *Config, v string) error { c.OIDCAudience = v; return nil }},
+	{name: "oidc-user-claim", env: "OCCID_OIDC_USER_CLAIM", def: "sub",
+		usage: "OIDC claim that names the user",
+		set:   func(c *Config, v string) error { c.OIDCUserClaim = v; return nil }},
+	{name: "oidc-groups-claim", env: "OCCID_OIDC_GROUPS_CLAIM", def: "",
+		usage: "OIDC claim that lists the user's groups, such as groups (default: none)",
+		set:   func(c *Config, v string) error { c.OIDCGroupsClaim = v; return nil }},
+	{name: "oidc-clock-skew", env: "OCCID_OIDC_CLOCK_SKEW", def: "1m",
+		usage: "clock difference allowed for the times in OIDC tokens; a negative value such as -1s allows none",
+		set: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("want a duration such as 1m, got %q", v)
+			}
+			if d == 0 {
+				d = -1 // "0s" means no allowance, as a negative value does
+			}
+			c.OIDCClockSkew = d
+			return nil
+		}},
+	{name: "tls-cert", env: "OCCID_TLS_CERT", def: "",
+		usage: "PEM certificate (chain) to serve HTTPS with (needs --tls-key)",
+		set:   func(c *Config, v string) error { c.TLSCert = v; return nil }},
+	{name: "tls-key", env: "OCCID_TLS_KEY", def: "",
+		usage: "PEM private key of --tls-cert",
+		set:   func(c *Config, v string) error { c.TLSKey = v; return nil }},
+	{name: "client-ca", env: "OCCID_CLIENT_CA", def: "",
+		usage: "PEM file of the CAs whose X.509 client certificates authenticate users (needs --tls-cert)",
+		set:   func(c *Config, v string) error { c.ClientCA = v; return nil }},
+	{name: "client-dn-map", env: "OCCID_CLIENT_DN_MAP", def: "",
+		usage: "file mapping client certificate subject DNs to users, one \"DN\" USER [GROUP,...] per line (default: the DN is the user)",
+		set:   func(c *Config, v string) error { c.ClientDNMap = v; return nil }},
+	{name: "keystone-url", env: "OCCID_KEYSTONE_URL", def: "",
+		usage: "Keystone endpoint that validates X-Auth-Token (the OpenStack backend then acts with the caller's token); a service token may be given in OCCID_KEYSTONE_SERVICE_TOKEN",
+		set:   func(c *Config, v string) error { c.KeystoneURL = v; return nil }},
+	{name: "keystone-public-url", env: "OCCID_KEYSTONE_PUBLIC_URL", def: "",
+		usage: "Keystone URL named in the 401 challenge (default: --keystone-url)",
+		set:   func(c *Config, v string) error { c.KeystonePublicURL = v; return nil }},
 }
 
 func setPublicURL(c *Config, v string) error {
@@ -260,6 +334,7 @@ func parseConfig(args []string, getenv func(string) string, stdout io.Writer, ve
 			return nil, fmt.Errorf("%s: %v", from, err)
 		}
 	}
+	c.KeystoneServiceToken = getenv("OCCID_KEYSTONE_SERVICE_TOKEN")
 	if err := checkListen(c); err != nil {
 		return nil, err
 	}
@@ -316,9 +391,10 @@ func readConfigFile(path string) (map[string]string, error) {
 	return out, nil
 }
 
-// checkListen refuses a listen address that is not loopback unless the
-// configuration says Insecure: occid does not authenticate clients yet, so
-// anyone who can reach the port could create and delete machines.
+// checkListen checks the listen address and the TLS settings, and refuses
+// a listen address that is not loopback when no authentication method is
+// configured, unless the configuration says Insecure: anyone who could
+// reach the port could create and delete machines.
 func checkListen(c *Config) error {
 	host, port, err := net.SplitHostPort(c.Listen)
 	if err != nil {
@@ -327,20 +403,29 @@ func checkListen(c *Config) error {
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return fmt.Errorf("listen address %q: port %q is not a number from 0 to 65535", c.Listen, port)
 	}
-	if c.Insecure || isLoopback(host) {
+	switch {
+	case c.TLSCert != "" && c.TLSKey == "":
+		return fmt.Errorf("--tls-cert needs --tls-key (the certificate's private key)")
+	case c.TLSKey != "" && c.TLSCert == "":
+		return fmt.Errorf("--tls-key needs --tls-cert")
+	case c.ClientCA != "" && c.TLSCert == "":
+		return fmt.Errorf("--client-ca needs --tls-cert and --tls-key: client certificates work only when occid serves TLS itself")
+	case c.ClientDNMap != "" && c.ClientCA == "":
+		return fmt.Errorf("--client-dn-map needs --client-ca")
+	case c.OIDCAudience != "" && c.OIDCIssuer == "":
+		return fmt.Errorf("--oidc-audience needs --oidc-issuer")
+	case c.OIDCIssuer != "" && c.OIDCAudience == "":
+		return fmt.Errorf("--oidc-issuer needs --oidc-audience (the client ID tokens must name)")
+	case c.KeystonePublicURL != "" && c.KeystoneURL == "":
+		return fmt.Errorf("--keystone-public-url needs --keystone-url")
+	}
+	if c.Insecure || c.authConfigured() || auth.IsLoopback(host) {
 		return nil
 	}
-	return fmt.Errorf("listen address %q is not a loopback address: occid does not authenticate clients yet, "+
-		"so anyone who can reach it could create and delete machines; listen on 127.0.0.1 (e.g. behind an "+
+	return fmt.Errorf("listen address %q is not a loopback address and no authentication method is configured, "+
+		"so anyone who can reach it could create and delete machines; turn on authentication (--auth-tokens, "+
+		"--htpasswd, --oidc-issuer, --client-ca or --keystone-url), listen on 127.0.0.1 (e.g. behind an "+
 		"authenticating proxy), or pass --insecure (OCCID_INSECURE=true) if you really mean it", c.Listen)
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func printUsage(w io.Writer) {
@@ -360,6 +445,7 @@ Flags:
 		}
 		fmt.Fprintf(w, "  --%s\n      %s\n      env %s, default %s\n", s.name, s.usage, s.env, def)
 	}
+	fmt.Fprint(w, "  OCCID_KEYSTONE_SERVICE_TOKEN (environment only)\n      Keystone service token that validates callers' tokens (default: each token validates itself)\n")
 	fmt.Fprint(w, "  --config FILE\n      configuration file of key = value lines\n      env OCCID_CONFIG\n")
 	fmt.Fprint(w, "  --version\n      print the version and exit\n")
 }

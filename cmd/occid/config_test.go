@@ -39,7 +39,7 @@ func TestConfigDefaults(t *testing.T) {
 		ProviderScheme: "http://occid.local/occi/", MaxPage: 1000, MaxBody: 1 << 20,
 		Limits: occihttp.Limits{MaxHeaderBytes: 64 << 10, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 			WriteTimeout: 10 * time.Minute, IdleTimeout: 2 * time.Minute},
-		ShutdownTimeout: 30 * time.Second,
+		ShutdownTimeout: 30 * time.Second, OIDCUserClaim: "sub", OIDCClockSkew: time.Minute,
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -84,8 +84,28 @@ func TestConfigPrecedence(t *testing.T) {
 					PublicURL: "https://c.example/occi", TrustProxy: true, LogFormat: "json", LogLevel: "debug",
 					ProviderScheme: "https://c.example/", MaxPage: 50, MaxBody: 10 << 10,
 					Limits: occihttp.Limits{MaxHeaderBytes: 8 << 10, ReadHeaderTimeout: time.Second, ReadTimeout: 2 * time.Second,
-						WriteTimeout: 3 * time.Second, IdleTimeout: 4 * time.Second}, ShutdownTimeout: 5 * time.Second}
+						WriteTimeout: 3 * time.Second, IdleTimeout: 4 * time.Second}, ShutdownTimeout: 5 * time.Second,
+					OIDCUserClaim: "sub", OIDCClockSkew: time.Minute}
 			}},
+		{name: "every authentication setting by environment", env: map[string]string{
+			"OCCID_LISTEN": "0.0.0.0:9", "OCCID_AUTH_TOKENS": "/t", "OCCID_HTPASSWD": "/h", "OCCID_OIDC_ISSUER": "https://idp/",
+			"OCCID_OIDC_AUDIENCE": "occid", "OCCID_OIDC_USER_CLAIM": "email", "OCCID_OIDC_GROUPS_CLAIM": "groups",
+			"OCCID_OIDC_CLOCK_SKEW": "30s", "OCCID_TLS_CERT": "/c.pem", "OCCID_TLS_KEY": "/k.pem", "OCCID_CLIENT_CA": "/ca.pem",
+			"OCCID_CLIENT_DN_MAP": "/dn", "OCCID_KEYSTONE_URL": "http://ks:5000", "OCCID_KEYSTONE_PUBLIC_URL": "https://ks.example",
+			"OCCID_KEYSTONE_SERVICE_TOKEN": "svc-secret"},
+			want: func(c *Config) {
+				c.Listen, c.AuthTokens, c.Htpasswd, c.OIDCIssuer, c.OIDCAudience = "0.0.0.0:9", "/t", "/h", "https://idp/", "occid"
+				c.OIDCUserClaim, c.OIDCGroupsClaim, c.OIDCClockSkew = "email", "groups", 30*time.Second
+				c.TLSCert, c.TLSKey, c.ClientCA, c.ClientDNMap = "/c.pem", "/k.pem", "/ca.pem", "/dn"
+				c.KeystoneURL, c.KeystonePublicURL, c.KeystoneServiceToken = "http://ks:5000", "https://ks.example", "svc-secret"
+			}},
+		{name: "authentication flags over file", args: []string{"--config", writeConfig(t, "auth-tokens = /file-tokens\nhtpasswd = /h\noidc-clock-skew = 0s\n"),
+			"--auth-tokens", "/flag-tokens", "--listen", "[::]:8443"},
+			want: func(c *Config) {
+				c.Listen, c.AuthTokens, c.Htpasswd, c.OIDCClockSkew = "[::]:8443", "/flag-tokens", "/h", -1
+			}},
+		{name: "non-loopback with authentication", args: []string{"--listen", ":8080", "--htpasswd", "/h"},
+			want: func(c *Config) { c.Listen, c.Htpasswd = ":8080", "/h" }},
 		{name: "boolean flag over environment", args: []string{"--trust-proxy=false"}, env: map[string]string{"OCCID_TRUST_PROXY": "true"},
 			want: func(c *Config) {}},
 		{name: "non-loopback with --insecure", args: []string{"--listen", ":8080", "--insecure"},
@@ -120,7 +140,15 @@ func TestConfigErrors(t *testing.T) {
 		wantErr string
 	}{
 		{name: "non-loopback without --insecure", args: []string{"--listen", "0.0.0.0:8080"},
-			wantErr: `listen address "0.0.0.0:8080" is not a loopback address: occid does not authenticate clients yet`},
+			wantErr: `listen address "0.0.0.0:8080" is not a loopback address and no authentication method is configured`},
+		{name: "tls cert without key", args: []string{"--tls-cert", "/c.pem"}, wantErr: "--tls-cert needs --tls-key"},
+		{name: "tls key without cert", env: map[string]string{"OCCID_TLS_KEY": "/k.pem"}, wantErr: "--tls-key needs --tls-cert"},
+		{name: "client CA without TLS", args: []string{"--client-ca", "/ca.pem"}, wantErr: "--client-ca needs --tls-cert and --tls-key"},
+		{name: "DN map without client CA", args: []string{"--client-dn-map", "/dn"}, wantErr: "--client-dn-map needs --client-ca"},
+		{name: "OIDC issuer without audience", args: []string{"--oidc-issuer", "https://idp/"}, wantErr: "--oidc-issuer needs --oidc-audience"},
+		{name: "OIDC audience without issuer", args: []string{"--oidc-audience", "occid"}, wantErr: "--oidc-audience needs --oidc-issuer"},
+		{name: "bad clock skew", args: []string{"--oidc-clock-skew", "a bit"}, wantErr: `flag --oidc-clock-skew: want a duration such as 1m, got "a bit"`},
+		{name: "service token is not a file key", file: "keystone-service-token = s3cret\n", wantErr: `unknown key "keystone-service-token"`},
 		{name: "all interfaces without --insecure", env: map[string]string{"OCCID_LISTEN": ":8080"},
 			wantErr: `listen address ":8080" is not a loopback address`},
 		{name: "listen without port", args: []string{"--listen", "127.0.0.1"}, wantErr: `listen address "127.0.0.1": want host:port`},

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -22,7 +23,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/occid/occi"
+	"github.com/occid/occi/auth"
 	"github.com/occid/occi/backend"
+	"github.com/occid/occi/backend/openstackbackend"
 	"github.com/occid/occi/engine"
 	"github.com/occid/occi/occihttp"
 	"github.com/occid/occi/render"
@@ -99,6 +102,8 @@ type Main struct {
 	server   *http.Server
 	errc     chan error
 	url      string
+	chain    *auth.Chain
+	hup      chan os.Signal
 
 	closeOnce sync.Once
 	closeErr  error
@@ -141,6 +146,9 @@ func (m *Main) Err() <-chan error { return m.errc }
 func (m *Main) Run(ctx context.Context) (err error) {
 	c := &m.Config
 	m.logger = newLogger(m.Stderr, c.LogFormat, c.LogLevel)
+	if err := checkListen(c); err != nil {
+		return err
+	}
 	defer func() {
 		if err != nil {
 			m.closeParts()
@@ -159,6 +167,28 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	m.driver = drv
+	// The chain is built before anything listens: a bad tokens file, an
+	// unreachable OIDC issuer or a listener that would be open to anyone
+	// stops occid here.
+	chain, err := auth.New(ctx, auth.Config{
+		TokensFile:           c.AuthTokens,
+		HtpasswdFile:         c.Htpasswd,
+		OIDCIssuer:           c.OIDCIssuer,
+		OIDCAudience:         c.OIDCAudience,
+		OIDCUserClaim:        c.OIDCUserClaim,
+		OIDCGroupsClaim:      c.OIDCGroupsClaim,
+		OIDCClockSkew:        c.OIDCClockSkew,
+		ClientCAFile:         c.ClientCA,
+		ClientDNMapFile:      c.ClientDNMap,
+		KeystoneURL:          c.KeystoneURL,
+		KeystonePublicURL:    c.KeystonePublicURL,
+		KeystoneServiceToken: c.KeystoneServiceToken,
+		Logger:               m.logger,
+	})
+	if err != nil {
+		return fmt.Errorf("authentication: %w", err)
+	}
+	m.chain = chain
 	eng, err := engine.New(engine.Config{
 		Store: st, Driver: drv, ProviderScheme: c.ProviderScheme,
 		DefaultPage: c.MaxPage, MaxPage: c.MaxPage, Logger: m.logger,
@@ -181,21 +211,99 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Registry:   reg,
 		Ready:      m.ready,
 	})
+	var h http.Handler = handler
+	if _, ok := drv.(*openstackbackend.Driver); ok && c.KeystoneURL != "" {
+		h = keystonePassThrough(h)
+	}
+	h = auth.Middleware(chain, h, auth.MiddlewareOptions{Public: publicPaths, Logger: m.logger})
+	var tlsConfig *tls.Config
+	if c.TLSCert != "" {
+		if tlsConfig, err = auth.TLSConfig(c.TLSCert, c.TLSKey, c.ClientCA); err != nil {
+			return fmt.Errorf("tls: %w", err)
+		}
+	}
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	m.listener = ln
-	m.server = occihttp.NewHTTPServer(handler, c.Limits, m.logger)
+	m.server = occihttp.NewHTTPServer(h, c.Limits, m.logger)
 	m.url = "http://" + ln.Addr().String()
+	if tlsConfig != nil {
+		m.server.TLSConfig = tlsConfig
+		ln = tls.NewListener(ln, tlsConfig)
+		m.url = "https://" + m.listener.Addr().String()
+	}
+	m.watchHUP()
 	go func() {
 		if err := m.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.errc <- err
 		}
 	}()
 	m.logger.Info("occid listening", "url", m.url, "version", Version(), "store", storeDesc,
-		"backend", redact(c.Backend), "data_dir", c.DataDir, "public_url", c.PublicURL)
+		"backend", redact(c.Backend), "data_dir", c.DataDir, "public_url", c.PublicURL,
+		"auth", authMethods(c), "tls", tlsConfig != nil)
 	return nil
+}
+
+// publicPaths are served without authentication: the health checks, which
+// say nothing about anyone's resources. /metrics is not among them: it
+// counts every tenant's entities, so a scraper authenticates like any
+// client (for example with a static token).
+var publicPaths = []string{"/healthz", "/readyz"}
+
+// authMethods names the authentication methods c turns on, for the log.
+func authMethods(c *Config) []string {
+	var out []string
+	for _, m := range []struct {
+		on   bool
+		name string
+	}{{c.ClientCA != "", "x509"}, {c.AuthTokens != "", "tokens"}, {c.Htpasswd != "", "basic"},
+		{c.OIDCIssuer != "", "oidc"}, {c.KeystoneURL != "", "keystone"}} {
+		if m.on {
+			out = append(out, m.name)
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, "none")
+	}
+	return out
+}
+
+// keystonePassThrough hands the caller's Keystone token, once the Keystone
+// authenticator has validated it, to the OpenStack driver, which then acts
+// with it in the caller's project.
+func keystonePassThrough(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tok, ok := auth.KeystoneToken(r.Context()); ok && tok != "" {
+			r = r.WithContext(openstackbackend.WithToken(r.Context(), tok))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// watchHUP re-reads the authentication files (tokens, htpasswd, DN map) on
+// each SIGHUP until Close.
+func (m *Main) watchHUP() {
+	m.hup = make(chan os.Signal, 1)
+	signal.Notify(m.hup, syscall.SIGHUP)
+	chain, logger, hup := m.chain, m.logger, m.hup
+	go func() {
+		for range hup {
+			reloadAuth(chain, logger)
+		}
+	}()
+}
+
+// reloadAuth re-reads the authentication files now, as SIGHUP does; on
+// error the previous contents stay in use and the error (which never holds
+// a secret) is logged.
+func reloadAuth(chain *auth.Chain, logger *slog.Logger) {
+	if err := chain.Reload(); err != nil {
+		logger.Error("reloading the authentication files failed; keeping the previous contents", "err", err)
+		return
+	}
+	logger.Info("authentication files reloaded")
 }
 
 // ready reports whether the store and the backend answer.
@@ -221,6 +329,10 @@ func (m *Main) ready(ctx context.Context) error {
 func (m *Main) Close() error {
 	m.closeOnce.Do(func() {
 		var errs []error
+		if m.hup != nil {
+			signal.Stop(m.hup)
+			close(m.hup)
+		}
 		if m.server != nil {
 			timeout := m.Config.ShutdownTimeout
 			if timeout <= 0 {

@@ -1,8 +1,6 @@
 package crashtest
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -11,22 +9,18 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	_ "modernc.org/sqlite" // integrity check of the SQLite file after the kill
 
 	"github.com/occid/occi"
+	"github.com/occid/occi/internal/occidproc"
 	"github.com/occid/occi/store"
 	"github.com/occid/occi/store/pgstore"
 	"github.com/occid/occi/store/sqlitestore"
@@ -40,47 +34,8 @@ const (
 	actionScheme = "http://schemas.ogf.org/occi/infrastructure/compute/action#"
 )
 
-var (
-	buildOnce sync.Once
-	binary    string
-	buildErr  error
-)
-
-// occid builds the occid binary once per test run.
-func occid(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "occid-crashtest-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binary = filepath.Join(dir, "occid")
-		goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-		if _, err := os.Stat(goTool); err != nil {
-			goTool = "go"
-		}
-		out, err := exec.Command(goTool, "build", "-o", binary, "github.com/occid/occi/cmd/occid").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/occid: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binary
-}
-
 // server is a running occid process.
-type server struct {
-	cmd  *exec.Cmd
-	base string // http://127.0.0.1:PORT
-	mu   sync.Mutex
-	log  bytes.Buffer
-	done chan struct{}
-}
-
-var listening = regexp.MustCompile(`msg="occid listening" url=(http://127\.0\.0\.1:[0-9]+)`)
+type server = occidproc.Process
 
 func start(t *testing.T, dataDir, storeURL string) *server {
 	t.Helper()
@@ -88,65 +43,7 @@ func start(t *testing.T, dataDir, storeURL string) *server {
 	if storeURL != "" {
 		args = append(args, "--store", storeURL)
 	}
-	s := &server{cmd: exec.Command(occid(t), args...), done: make(chan struct{})}
-	s.cmd.Env = append(os.Environ(), "OCCID_LOG_LEVEL=info")
-	out, err := s.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.cmd.Stdout = s.cmd.Stderr
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("start occid: %v", err)
-	}
-	urls := make(chan string, 1)
-	go func() {
-		defer close(s.done)
-		sc := bufio.NewScanner(out)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			if m := listening.FindStringSubmatch(line); m != nil {
-				select {
-				case urls <- m[1]:
-				default:
-				}
-			}
-			s.mu.Lock()
-			if s.log.Len() < 4<<20 {
-				s.log.WriteString(line + "\n")
-			}
-			s.mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() { s.kill() })
-	select {
-	case s.base = <-urls:
-	case <-s.done:
-		t.Fatalf("occid exited before listening:\n%s", s.output())
-	case <-time.After(90 * time.Second):
-		t.Fatalf("occid did not report listening within 90 s:\n%s", s.output())
-	}
-	return s
-}
-
-func (s *server) output() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := s.log.String()
-	if len(out) > 8000 {
-		out = "…" + out[len(out)-8000:]
-	}
-	return out
-}
-
-// kill sends SIGKILL and waits for the process to be gone.
-func (s *server) kill() {
-	if s.cmd.ProcessState != nil {
-		return
-	}
-	s.cmd.Process.Signal(syscall.SIGKILL)
-	s.cmd.Wait()
-	<-s.done
+	return occidproc.Start(t, occidproc.Binary(t), args...)
 }
 
 var client = &http.Client{
@@ -273,29 +170,7 @@ func TestCrashPostgres(t *testing.T) {
 		t.Skip("the PostgreSQL crash test needs a server: set OCCID_TEST_POSTGRES to a pgx DSN, e.g. by running scripts/test.sh (scripts/setup/postgres.sh starts one)")
 	}
 	ctx := context.Background()
-	schema := fmt.Sprintf("occid_crash_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9)
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatalf("connect to OCCID_TEST_POSTGRES: %v", err)
-	}
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	conn.Close(ctx)
-	t.Cleanup(func() {
-		if c, err := pgx.Connect(ctx, dsn); err == nil {
-			c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(ctx)
-		}
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatalf("OCCID_TEST_POSTGRES is not a URL: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	storeURL := u.String()
+	storeURL := occidproc.PostgresSchema(t, dsn, "occid_crash")
 	runCrash(t, t.TempDir(), storeURL, func(t *testing.T) store.Store {
 		s, err := pgstore.Open(ctx, storeURL)
 		if err != nil {
@@ -313,16 +188,16 @@ func runCrash(t *testing.T, dataDir, storeURL string, openStore func(t *testing.
 	// Computes whose action state is followed across the crash.
 	vms := make([]*vmState, actionVMs)
 	for i := range vms {
-		status, loc, _, err := create(srv.base, fmt.Sprintf("action-%d", i), 1, 1.0)
+		status, loc, _, err := create(srv.Base, fmt.Sprintf("action-%d", i), 1, 1.0)
 		if err != nil || status != http.StatusCreated {
-			t.Fatalf("create action compute %d: status %d, %v\n%s", i, status, err, srv.output())
+			t.Fatalf("create action compute %d: status %d, %v\n%s", i, status, err, srv.Output())
 		}
 		vms[i] = &vmState{loc: loc, acked: "inactive", ackedRev: 1}
 		// One acknowledged action before the burst, so every VM has action
 		// state to lose.
-		status, etag, err := act(srv.base, loc, "start")
+		status, etag, err := act(srv.Base, loc, "start")
 		if err != nil || status != http.StatusOK {
-			t.Fatalf("start %s: status %d, %v\n%s", loc, status, err, srv.output())
+			t.Fatalf("start %s: status %d, %v\n%s", loc, status, err, srv.Output())
 		}
 		vms[i].acked, vms[i].ackedRev = "active", etagRev(t, etag)
 		vms[i].actions++
@@ -345,7 +220,7 @@ func runCrash(t *testing.T, dataDir, storeURL string, openStore func(t *testing.
 			defer wg.Done()
 			<-go_
 			r := request(i)
-			status, loc, etag, err := create(srv.base, r.title, r.cores, r.memory)
+			status, loc, etag, err := create(srv.Base, r.title, r.cores, r.memory)
 			results[i] = result{status, loc, etag, err}
 			if err == nil {
 				answered.Add(1)
@@ -359,7 +234,7 @@ func runCrash(t *testing.T, dataDir, storeURL string, openStore func(t *testing.
 			<-go_
 			for n := 0; ; n++ {
 				action := []string{"stop", "start"}[n%2]
-				status, etag, err := act(srv.base, vm.loc, action)
+				status, etag, err := act(srv.Base, vm.loc, action)
 				if err != nil || status != http.StatusOK {
 					// No answer (the kill) or a refusal: the action may or
 					// may not have been applied.
@@ -385,7 +260,7 @@ func runCrash(t *testing.T, dataDir, storeURL string, openStore func(t *testing.
 		time.Sleep(time.Millisecond)
 	}
 	atKill := answered.Load()
-	srv.kill()
+	srv.Kill()
 	close(killed)
 	wg.Wait()
 
@@ -410,7 +285,7 @@ func runCrash(t *testing.T, dataDir, storeURL string, openStore func(t *testing.
 	srv2 := start(t, dataDir, storeURL)
 	for _, i := range acked {
 		r, want := results[i], request(i)
-		status, e, etag, err := get(srv2.base, r.loc)
+		status, e, etag, err := get(srv2.Base, r.loc)
 		if err != nil || status != http.StatusOK {
 			t.Errorf("acknowledged create %d at %s: GET after restart got status %d, %v; want 200", i, r.loc, status, err)
 			continue
@@ -425,7 +300,7 @@ func runCrash(t *testing.T, dataDir, storeURL string, openStore func(t *testing.
 		}
 	}
 	for _, vm := range vms {
-		status, e, etag, err := get(srv2.base, vm.loc)
+		status, e, etag, err := get(srv2.Base, vm.loc)
 		if err != nil || status != http.StatusOK {
 			t.Errorf("action compute %s: GET after restart got %d, %v", vm.loc, status, err)
 			continue
@@ -466,7 +341,7 @@ func runCrash(t *testing.T, dataDir, storeURL string, openStore func(t *testing.
 		if e.Attributes["occi.compute.cores"] != int64(want.cores) || e.Attributes["occi.compute.memory"] != want.memory {
 			t.Errorf("stored entity %s (%s): attributes %v, want cores %d memory %v", e.Location, e.Title, e.Attributes, want.cores, want.memory)
 		}
-		if status, _, _, err := get(srv2.base, e.Location); err != nil || status != http.StatusOK {
+		if status, _, _, err := get(srv2.Base, e.Location); err != nil || status != http.StatusOK {
 			t.Errorf("stored entity %s: GET after restart got %d, %v; want 200", e.Location, status, err)
 		}
 	}
