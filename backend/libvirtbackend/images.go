@@ -330,6 +330,11 @@ func (d *Driver) DeleteTemplate(ctx context.Context, term string) error {
 	if err != nil {
 		return err
 	}
+	if _, saved := d.meta.get(v.Name); !saved {
+		// Only images that Save made are recorded in the index; any other
+		// volume in the pool is a provider image (backend.TemplateDeleter).
+		return occi.Errorf(occi.PermissionDenied, "os_tpl %s is a provider image and cannot be deleted through occid", term)
+	}
 	if err := l.StorageVolDelete(v, 0); err != nil && !isNotFound(err) {
 		return d.fail(err, "deleting image %s", v.Name)
 	}

@@ -326,7 +326,7 @@ func (d *Driver) DeleteTemplate(ctx context.Context, name string) error {
 		return errorf(ErrClosed, "driver is closed")
 	}
 	if _, ok := findProvider(name); ok {
-		return errorf(ErrState, "template %s is a provider template and cannot be deleted", name)
+		return occi.Errorf(occi.PermissionDenied, "template %s is a provider template and cannot be deleted", name)
 	}
 	for i, s := range d.st.Templates {
 		if s.Name == name {

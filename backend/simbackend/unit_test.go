@@ -711,7 +711,7 @@ func TestSaveRules(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		want occi.Code
-	}{{"img", occi.OK}, {"img", occi.NotFound}, {"tinyos", occi.FailedPrecondition}} {
+	}{{"img", occi.OK}, {"img", occi.NotFound}, {"tinyos", occi.PermissionDenied}} {
 		if err := dd.DeleteTemplate(ctx, tc.name); dd.ErrorCode(err) != tc.want {
 			t.Errorf("DeleteTemplate(%s): got %v, want %v", tc.name, err, tc.want)
 		}
