@@ -511,6 +511,9 @@ func (e *Engine) create(ctx context.Context, loc, seg string, in *occi.Entity) (
 			if err != nil {
 				return nil, err
 			}
+			if err := e.linkLocationFree(ctx, lk.Location+lseg); err != nil {
+				return nil, err
+			}
 			link, _, t, err := e.prepareLink(ctx, l, lk.Location+lseg, lseg, ent)
 			if err != nil {
 				return nil, err
@@ -975,6 +978,9 @@ func (e *Engine) plan(ctx context.Context, old, in *occi.Entity, mode attrMode) 
 			if err != nil {
 				return nil, nil, nil, err
 			}
+			if err := e.linkLocationFree(ctx, lk.Location+lseg); err != nil {
+				return nil, nil, nil, err
+			}
 			link, _, t, err := e.prepareLink(ctx, l, lk.Location+lseg, lseg, old)
 			if err != nil {
 				return nil, nil, nil, err
@@ -984,6 +990,22 @@ func (e *Engine) plan(ctx context.Context, old, in *occi.Entity, mode attrMode) 
 		}
 	}
 	return next, links, targets, nil
+}
+
+// linkLocationFree checks that a new inline link may take loc: an entity
+// of the caller's there is AlreadyExists, one of another owner's is
+// NotFound, as for any location the caller cannot see.
+func (e *Engine) linkLocationFree(ctx context.Context, loc string) error {
+	old, err := e.store.Get(ctx, loc)
+	switch {
+	case err == nil && old.Owner != user(ctx):
+		return occi.Errorf(occi.NotFound, "%s cannot be created: the id is not available", loc)
+	case err == nil:
+		return occi.Errorf(occi.AlreadyExists, "an entity already exists at %s", loc)
+	case occi.ErrorCode(err) != occi.NotFound:
+		return err
+	}
+	return nil
 }
 
 // change applies in to old (already locked and revision-checked).

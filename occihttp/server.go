@@ -75,6 +75,10 @@ type Options struct {
 	// reachable; /readyz answers 503 with its client message when it fails.
 	// Nil means always ready.
 	Ready func(ctx context.Context) error
+	// Challenges are the WWW-Authenticate values of a 401 the service
+	// answers (such as an OpenStack token that expired meanwhile), one
+	// header each; empty means `Basic realm="occid"`.
+	Challenges []string
 }
 
 // Server is the OCCI HTTP protocol over an occi.Service. It is an
@@ -230,6 +234,7 @@ func (s *Server) finish(x *exchange, d time.Duration) {
 		slog.Int64("bytes", x.w.bytes),
 		slog.Duration("duration", d),
 		slog.String("remote", x.r.RemoteAddr),
+		slog.String("user", occi.IdentityFrom(x.r.Context()).User),
 	}
 	if x.errMsg != "" {
 		attrs = append(attrs, slog.String("error", x.errMsg))
@@ -1150,7 +1155,11 @@ func (x *exchange) failStatus(status int, code occi.Code, msg string) {
 		h.Set("Allow", strings.Join(x.allow, ", "))
 	}
 	if status == http.StatusUnauthorized {
-		h.Set("WWW-Authenticate", `Basic realm="occid"`)
+		if len(x.s.opt.Challenges) > 0 {
+			h["Www-Authenticate"] = append([]string(nil), x.s.opt.Challenges...)
+		} else {
+			h.Set("WWW-Authenticate", `Basic realm="occid"`)
+		}
 	}
 	// The negotiated codec first; if it cannot render an error (or none was
 	// negotiated), the default one; if that fails too, plain text.

@@ -345,7 +345,7 @@ func (e *env) newCompute(r reporter, osTpl string, base int, mixins ...occi.Cate
 	}
 	c := e.entity(kindCompute, ms...)
 	if c.HasMixin(mixinSSHKey) {
-		c.Attributes["occi.credentials.ssh.publickey"] = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBackendtestKeyBackendtestKeyBackendtest backendtest"
+		c.Attributes["occi.credentials.ssh.publickey"] = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEJhY2tlbmR0ZXN0S2V5QmFja2VuZHRlc3RLZXkwMTIz backendtest"
 	}
 	if c.HasMixin(mixinUserData) {
 		c.Attributes["occi.compute.userdata"] = "#cloud-config\n"

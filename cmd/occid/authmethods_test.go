@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
+
 	"github.com/occid/occi/auth"
 	"github.com/occid/occi/backend/openstackbackend"
 )
@@ -286,5 +288,101 @@ func TestKeystonePassThrough(t *testing.T) {
 				t.Errorf("got driver token %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestOIDC runs occid against a local OpenID Connect issuer together with
+// static tokens, and checks good, expired, forged and missing JWTs and that
+// the JWT's user is a tenant of its own.
+func TestOIDC(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var iss *httptest.Server
+	mux := http.NewServeMux()
+	mux.HandleFunc("/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"issuer": iss.URL, "jwks_uri": iss.URL + "/jwks",
+			"authorization_endpoint": iss.URL + "/auth", "token_endpoint": iss.URL + "/token",
+			"id_token_signing_alg_values_supported": []string{"ES256"}})
+	})
+	mux.HandleFunc("/jwks", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
+	})
+	iss = httptest.NewServer(mux)
+	defer iss.Close()
+	forger, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwt := func(k *ecdsa.PrivateKey, sub string, exp time.Time) string {
+		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: k, KeyID: "k1"}},
+			(&jose.SignerOptions{}).WithType("JWT"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload, _ := json.Marshal(map[string]any{"iss": iss.URL, "aud": "occid", "sub": sub,
+			"iat": time.Now().Add(-time.Minute).Unix(), "exp": exp.Unix(), "groups": []string{"g1"}})
+		jws, err := signer.Sign(payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := jws.CompactSerialize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	dir := t.TempDir()
+	logs := &syncBuffer{}
+	m := NewMain()
+	m.Stderr = logs
+	if err := m.ParseFlags(context.Background(), []string{"--listen", "127.0.0.1:0", "--data-dir", dir, "--store", "memory:",
+		"--auth-tokens", writeTestFile(t, dir, "tokens", aliceToken+" alice\n"),
+		"--oidc-issuer", iss.URL, "--oidc-audience", "occid", "--oidc-groups-claim", "groups", "--oidc-clock-skew", "5s"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	defer m.Close()
+	base := m.URL()
+	md := medias[1]
+	erin := jwt(key, "erin", time.Now().Add(time.Hour))
+	h, b := md.entity(infra+"network", nil, []attr{{"occi.core.title", "erin-net"}}, nil)
+	net := created(t, base, do(t, "POST", base+"/network/", as(erin, h, true), b))
+
+	for _, tt := range []struct {
+		name  string
+		token string
+		path  string
+		want  int
+	}{
+		{name: "good JWT", token: erin, path: net, want: 200},
+		{name: "another tenant's token", token: aliceToken, path: net, want: 404},
+		{name: "expired JWT", token: jwt(key, "erin", time.Now().Add(-time.Minute)), path: "/network/", want: 401},
+		{name: "forged JWT", token: jwt(forger, "erin", time.Now().Add(time.Hour)), path: "/network/", want: 401},
+		{name: "no token", path: "/network/", want: 401},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			hdr := md.accept()
+			if tt.token != "" {
+				hdr = as(tt.token, hdr, true)
+			}
+			r := do(t, "GET", base+tt.path, hdr, "")
+			if r.status != tt.want {
+				t.Fatalf("got status %d, want %d (X-OCCI-Error %q)", r.status, tt.want, r.header.Get("X-OCCI-Error"))
+			}
+			if tt.want == 401 {
+				if got := r.header.Values("WWW-Authenticate"); len(got) != 1 || got[0] != `Bearer realm="occid"` {
+					t.Errorf("got WWW-Authenticate %q, want [Bearer realm=\"occid\"]", got)
+				}
+			}
+		})
+	}
+	if strings.Contains(logs.String(), erin) {
+		t.Errorf("the log contains the JWT")
 	}
 }

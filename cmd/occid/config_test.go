@@ -186,6 +186,8 @@ func TestParseFlagsHelpAndVersion(t *testing.T) {
 		want string
 	}{
 		{"--help", "OCCID_DATA_DIR"},
+		{"--help", "OCCID_KEYSTONE_SERVICE_TOKEN (environment only)"},
+		{"--help", "--oidc-clock-skew"},
 		{"--version", "occid "},
 	} {
 		t.Run(tt.arg, func(t *testing.T) {

@@ -210,6 +210,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Logger:     m.logger,
 		Registry:   reg,
 		Ready:      m.ready,
+		Challenges: chain.Challenges(),
 	})
 	var h http.Handler = handler
 	if _, ok := drv.(*openstackbackend.Driver); ok && c.KeystoneURL != "" {

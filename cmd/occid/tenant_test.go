@@ -207,12 +207,14 @@ func TestTenantIsolation(t *testing.T) {
 
 	world := aliceWorld{"vm": aVM, "vm2": aVM2, "net": aNet, "sto": aSto, "nic": aNIC, "sl": aSL,
 		"title": aliceTitle, "nettitle": aliceNetTitle, "stotitle": aliceStoTitle,
-		"tag": aliceTag, "tagloc": aTagLoc, "tpl": aliceTplName}
+		"tag": aliceTag, "tagloc": aTagLoc, "tpl": aliceTplName,
+		"netid": aNet[len("/network/"):], "nicid": aNIC[len("/networkinterface/"):]}
 	const fakeID = "0badc0de-0000-4000-8000-00000000f00d"
 	fake := aliceWorld{"vm": "/compute/" + fakeID, "vm2": "/compute/" + fakeID + "2", "net": "/network/" + fakeID,
 		"sto": "/storage/" + fakeID, "nic": "/networkinterface/" + fakeID, "sl": "/storagelink/" + fakeID,
 		"title": "no-such-title-xyz", "nettitle": "no-such-net-title", "stotitle": "no-such-sto-title",
-		"tag": "nosuchtagxyz", "tagloc": "/users/alice/tags/nosuchtagxyz/", "tpl": "nosuchtemplatexyz"}
+		"tag": "nosuchtagxyz", "tagloc": "/users/alice/tags/nosuchtagxyz/", "tpl": "nosuchtemplatexyz",
+		"netid": fakeID, "nicid": fakeID}
 	secrets := world.secrets()
 
 	// snapshot is alice's view of her things, in full.
@@ -236,6 +238,9 @@ func TestTenantIsolation(t *testing.T) {
 		hdr    func(md media, bob map[string]string) (http.Header, string)
 		want   int  // 404 unless set
 		noTwin bool // the twin would change bob's own things (or create one)
+		// textMayIgnore: the text renderings have no way to give an inline
+		// link's id, so there the request may succeed (with a new id).
+		textMayIgnore bool
 	}
 	none := func(md media, _ map[string]string) (http.Header, string) { return md.accept(), "" }
 	entity := func(kind string, mixins []string, attrs []attr, links []inlineLink) func(media, map[string]string) (http.Header, string) {
@@ -316,6 +321,25 @@ func TestTenantIsolation(t *testing.T) {
 		{name: "link from alice's compute to alice's storage", method: "POST", path: "/storagelink/", hdr: link(infra+"storagelink", "{vm}", "{sto}", infra+"storage")},
 		{name: "inline link to alice's network at creation", method: "POST", path: "/compute/", hdr: entity(infra+"compute", []string{osTpl + "debian-12"}, nil,
 			[]inlineLink{{infra + "networkinterface", "{net}", infra + "network"}})},
+		{name: "create at alice's id", method: "POST", path: "/network/", hdr: entity(infra+"network", nil, []attr{{"occi.core.id", "{netid}"}}, nil), noTwin: true},
+		{name: "create with an inline link at alice's link id", method: "POST", path: "/compute/", noTwin: true, textMayIgnore: true,
+			hdr: func(md media, bob map[string]string) (http.Header, string) {
+				if md.mt == "application/occi+json" {
+					return md.json(map[string]any{"kind": infra + "compute", "mixins": []string{osTpl + "debian-12"},
+						"links": []any{map[string]any{"kind": infra + "networkinterface", "id": "{nicid}",
+							"target": map[string]any{"location": bob["bnet"], "kind": infra + "network"}}}})
+				}
+				return md.text([][2]string{{"Category", category(infra+"compute", "kind")}, {"Category", category(osTpl+"debian-12", "mixin")},
+					{"Link", fmt.Sprintf("<%s>; rel=%q; self=%q; category=%q", bob["bnet"], infra+"network", "{nic}", infra+"networkinterface")}})
+			}},
+		{name: "add a link at alice's link id to bob's compute", method: "POST", path: "bvm", noTwin: true, textMayIgnore: true,
+			hdr: func(md media, bob map[string]string) (http.Header, string) {
+				if md.mt == "application/occi+json" {
+					return md.json(map[string]any{"links": []any{map[string]any{"kind": infra + "networkinterface", "id": "{nicid}",
+						"target": map[string]any{"location": bob["bnet"], "kind": infra + "network"}}}})
+				}
+				return md.text([][2]string{{"Link", fmt.Sprintf("<%s>; rel=%q; self=%q; category=%q", bob["bnet"], infra+"network", "{nic}", infra+"networkinterface")}})
+			}},
 		{name: "compute from alice's saved template", method: "POST", path: "/compute/", hdr: entity(infra+"compute", []string{osTpl + "{tpl}"}, nil, nil)},
 		{name: "compute tagged with alice's tag", method: "POST", path: "/compute/", hdr: entity(infra+"compute", []string{osTpl + "debian-12", aliceScheme + "{tag}"}, nil, nil)},
 		{name: "associate alice's compute with bob's tag", method: "POST", path: "/users/bob/tags/bobtag/", hdr: locs("{vm}")},
@@ -325,6 +349,16 @@ func TestTenantIsolation(t *testing.T) {
 		{name: "dissociate alice's tag", method: "DELETE", path: "{tagloc}", hdr: none},
 		{name: "dissociate alice's compute from alice's tag", method: "DELETE", path: "{tagloc}", hdr: locs("{vm}")},
 		{name: "dissociate alice's compute from bob's tag", method: "DELETE", path: "/users/bob/tags/bobtag/", hdr: locs("{vm}")},
+		{name: "associate alice's compute with bob's tag, as text/uri-list", method: "POST", path: "/users/bob/tags/bobtag/",
+			hdr: func(md media, _ map[string]string) (http.Header, string) {
+				return http.Header{"Content-Type": {"text/uri-list"}, "Accept": {md.mt}}, base + "{vm}\r\n"
+			}},
+		{name: "replace members of alice's tag, as text/uri-list", method: "PUT", path: "{tagloc}",
+			hdr: func(md media, bob map[string]string) (http.Header, string) {
+				return http.Header{"Content-Type": {"text/uri-list"}, "Accept": {md.mt}}, base + bob["bvm"] + "\r\n"
+			}},
+		{name: "GET alice's tag space", method: "GET", path: "/users/alice/tags/", hdr: none},
+		{name: "GET alice's tag space with a listing", method: "GET", path: "/users/alice/", hdr: none},
 		{name: "associate alice's compute with the OS template collection", method: "POST", path: "/os_tpl/debian-12/", hdr: locs("{vm}")},
 		{name: "delete alice's tag", method: "DELETE", path: "/-/", hdr: func(md media, _ map[string]string) (http.Header, string) {
 			return md.mixin(aliceScheme+"{tag}", "")
@@ -369,6 +403,9 @@ func TestTenantIsolation(t *testing.T) {
 							h[k] = vs
 						}
 						path, body := w.expand(a.path), w.expand(b)
+						if v, ok := bobs[path]; ok {
+							path = v
+						}
 						var req strings.Builder
 						req.WriteString(path + "\n" + body)
 						for k, vs := range h {
@@ -377,6 +414,12 @@ func TestTenantIsolation(t *testing.T) {
 						return bob(a.method, path, h, body), req.String()
 					}
 					r, req := send(world)
+					if a.textMayIgnore && md.mt != "application/occi+json" && r.status < 300 {
+						if got := r.header.Get("Location"); strings.Contains(got, world["nicid"]) {
+							t.Errorf("got Location %q, alice's link", got)
+						}
+						want = r.status
+					}
 					if r.status != want {
 						t.Errorf("got status %d, want %d (X-OCCI-Error %q)", r.status, want, r.header.Get("X-OCCI-Error"))
 					}
@@ -500,9 +543,13 @@ func TestTenantIsolation(t *testing.T) {
 		do(t, "GET", base+"/compute/", http.Header{"X-Auth-Token": {"tok-forged-" + bobToken}}, "")
 		do(t, "GET", base+"/compute/", http.Header{"Authorization": {"Basic " + basic("carol", carolPassword+"x")}}, "")
 		do(t, "GET", base+"/compute/", http.Header{"Authorization": {"Basic " + basic("carol", carolPassword)}}, "")
+		do(t, "GET", base+"/compute/", as(bobToken, nil, true), "")
+		do(t, "GET", base+"/compute/", as(aliceToken, nil, false), "")
 		log := logs.String()
-		if !strings.Contains(log, "msg=request") {
-			t.Fatalf("the log has no request lines:\n%s", log)
+		for _, want := range []string{"msg=request", "user=alice", "user=bob", "user=carol", "reason=\"invalid user name or password\""} {
+			if !strings.Contains(log, want) {
+				t.Errorf("the log lacks %s", want)
+			}
 		}
 		for _, s := range []string{aliceToken, bobToken, carolPassword, basic("carol", carolPassword), "tok-forged"} {
 			if strings.Contains(log, s) {
