@@ -186,6 +186,44 @@ func TestTLSClientCertificates(t *testing.T) {
 			}
 		})
 	}
+	t.Run("the subject DN is the user without a map", func(t *testing.T) {
+		m2 := NewMain()
+		m2.Stderr = &syncBuffer{}
+		m2.Config.Listen, m2.Config.DataDir, m2.Config.Store, m2.Config.Backend = "127.0.0.1:0", t.TempDir(), "memory:", "sim://"
+		m2.Config.TLSCert, m2.Config.TLSKey, m2.Config.ClientCA = m.Config.TLSCert, m.Config.TLSKey, m.Config.ClientCA
+		if err := m2.Run(context.Background()); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		defer m2.Close()
+		robot := ca.leaf(t, pkix.Name{CommonName: "Robot 7", OrganizationalUnit: []string{"services"}, Organization: []string{"Example"}})
+		c := client(&robot)
+		md := medias[2]
+		h, b := md.entity(infra+"compute", []string{osTpl + "debian-12"}, nil, nil)
+		req, _ := http.NewRequest("POST", m2.URL()+"/compute/", strings.NewReader(b))
+		req.Header = h
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode != 201 || loc == "" {
+			t.Fatalf("create as %q: got status %d, want 201", "CN=Robot 7,OU=services,O=Example", resp.StatusCode)
+		}
+		for _, tt := range []struct {
+			client *http.Client
+			want   int
+		}{{c, 200}, {client(&dave), 404}} {
+			resp, err := tt.client.Get(loc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.want {
+				t.Errorf("GET %s: got status %d, want %d", loc, resp.StatusCode, tt.want)
+			}
+		}
+	})
 	t.Run("plain HTTP to the TLS port", func(t *testing.T) {
 		r, err := send(t, http.DefaultClient, "GET", "/compute/", nil, "")
 		if err == nil && r.status < 400 {
