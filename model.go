@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Model is the registry of the categories a server offers: kinds, mixins
@@ -18,7 +19,16 @@ type Model struct {
 	actions    map[CategoryID]*Action
 	locations  map[string]CategoryID // kind and mixin locations
 	actionOwns map[CategoryID]CategoryID
+	gen        atomic.Uint64 // counts changes, see Generation
 }
+
+// Generation returns a number that changes whenever a kind, mixin or
+// action is added, replaced or removed: two calls that return the same
+// number saw the same categories. A cache of anything computed from the
+// model (such as a rendering of the query interface) is valid as long as
+// the generation it was computed at is current; read the generation before
+// computing.
+func (m *Model) Generation() uint64 { return m.gen.Load() }
 
 // Core kind definitions, with their own attributes.
 func coreKinds() []*Kind {
@@ -113,6 +123,7 @@ func (m *Model) AddKind(k *Kind) error {
 		return Errorf(InvalidArgument, "kind %s needs a parent (core#resource or core#link)", k.ID)
 	}
 	k = CloneKind(k)
+	m.gen.Add(1)
 	m.kinds[k.ID] = k
 	if k.Location != "" {
 		m.locations[k.Location] = k.ID
@@ -142,6 +153,7 @@ func (m *Model) AddMixin(x *Mixin) error {
 		}
 	}
 	x = CloneMixin(x)
+	m.gen.Add(1)
 	m.mixins[x.ID] = x
 	if x.Location != "" {
 		m.locations[x.Location] = x.ID
@@ -158,6 +170,7 @@ func (m *Model) ReplaceMixin(x *Mixin) error {
 	m.mu.Lock()
 	old, ok := m.mixins[x.ID]
 	if ok {
+		m.gen.Add(1)
 		delete(m.mixins, x.ID)
 		if old.Location != "" {
 			delete(m.locations, old.Location)
@@ -167,6 +180,7 @@ func (m *Model) ReplaceMixin(x *Mixin) error {
 	err := m.AddMixin(x)
 	if err != nil && ok {
 		m.mu.Lock()
+		m.gen.Add(1)
 		m.mixins[old.ID] = old
 		if old.Location != "" {
 			m.locations[old.Location] = old.ID
@@ -184,6 +198,7 @@ func (m *Model) RemoveMixin(id CategoryID) bool {
 	if !ok {
 		return false
 	}
+	m.gen.Add(1)
 	delete(m.mixins, id)
 	if x.Location != "" && m.locations[x.Location] == id {
 		delete(m.locations, x.Location)
@@ -199,6 +214,7 @@ func (m *Model) AddAction(a *Action) error {
 	if err := m.checkNewLocked(a.ID, ""); err != nil {
 		return err
 	}
+	m.gen.Add(1)
 	m.actions[a.ID] = CloneAction(a)
 	return nil
 }
@@ -243,7 +259,7 @@ func (m *Model) Kinds() []*Kind {
 	for _, k := range m.kinds {
 		out = append(out, k)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID.String() < out[j].ID.String() })
+	sort.Slice(out, func(i, j int) bool { return lessID(out[i].ID, out[j].ID) })
 	return out
 }
 
@@ -255,7 +271,7 @@ func (m *Model) Mixins() []*Mixin {
 	for _, x := range m.mixins {
 		out = append(out, x)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID.String() < out[j].ID.String() })
+	sort.Slice(out, func(i, j int) bool { return lessID(out[i].ID, out[j].ID) })
 	return out
 }
 
@@ -267,7 +283,7 @@ func (m *Model) Actions() []*Action {
 	for _, a := range m.actions {
 		out = append(out, a)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID.String() < out[j].ID.String() })
+	sort.Slice(out, func(i, j int) bool { return lessID(out[i].ID, out[j].ID) })
 	return out
 }
 
@@ -348,7 +364,7 @@ func (m *Model) SubKinds(kind CategoryID) []CategoryID {
 			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	sort.Slice(out, func(i, j int) bool { return lessID(out[i], out[j]) })
 	return out
 }
 
@@ -477,7 +493,7 @@ func (m *Model) EntityActions(kind CategoryID, mixins []CategoryID) ([]CategoryI
 	for _, x := range closure {
 		add(m.mixins[x].Actions)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	sort.Slice(out, func(i, j int) bool { return lessID(out[i], out[j]) })
 	return out, nil
 }
 

@@ -135,3 +135,36 @@ func ExpectedRevision(ctx context.Context) (int64, bool) {
 	rev, ok := ctx.Value(revisionKey{}).(int64)
 	return rev, ok
 }
+
+type mustNotExistKey struct{}
+
+// WithMustNotExist returns a context that asks the next Put to create only:
+// when an entity (the caller's or anyone's) already exists at the location,
+// Put fails with PreconditionFailed and changes nothing. HTTP sets it from
+// "If-None-Match: *".
+func WithMustNotExist(ctx context.Context) context.Context {
+	return context.WithValue(ctx, mustNotExistKey{}, true)
+}
+
+// MustNotExist reports whether WithMustNotExist was applied to ctx.
+func MustNotExist(ctx context.Context) bool {
+	v, _ := ctx.Value(mustNotExistKey{}).(bool)
+	return v
+}
+
+// BatchService is implemented by services that apply a request naming
+// several things all at once: every item is validated before anything
+// changes, and the change is one atomic store write, so a failure leaves
+// nothing done. Protocol front ends use it when the service offers it and
+// fall back to the one-item methods of Service otherwise.
+type BatchService interface {
+	// CreateAll creates es (each with its inline links) in the kind
+	// collection at collection and returns them as stored, in order. More
+	// entities than the service accepts in one request is TooLarge; an
+	// error names the failing entity ("entity 3 of 5: ...").
+	CreateAll(ctx context.Context, collection string, es []*Entity) ([]*Entity, error)
+	// DefineMixins defines every mixin of ms, or none.
+	DefineMixins(ctx context.Context, ms []*Mixin) ([]*Mixin, error)
+	// DeleteMixins deletes every mixin of ids, or none.
+	DeleteMixins(ctx context.Context, ids []CategoryID) error
+}

@@ -131,7 +131,9 @@ func (e *Engine) invokeLocked(ctx context.Context, ent *occi.Entity, inv *occi.A
 	}
 	if actErr != nil {
 		werr := e.driverErr(actErr, fmt.Sprintf("action %s on %s", inv.Action.Term, ent.Location))
-		if ctx.Err() == nil {
+		// A backend that cannot be reached did nothing: the entity keeps
+		// its state and the client gets Unavailable to retry.
+		if ctx.Err() == nil && occi.ErrorCode(werr) != occi.Unavailable {
 			setError(cur, fmt.Sprintf("%s failed: %s", inv.Action.Term, occi.ErrorMessage(werr)))
 			if err := e.store.Write(context.WithoutCancel(ctx), store.Mutation{Put: cur, Expect: cur.Revision}); err != nil {
 				e.log.Warn("engine: storing the error state failed", "location", cur.Location, "err", err)
@@ -152,9 +154,11 @@ func (e *Engine) invokeLocked(ctx context.Context, ent *occi.Entity, inv *occi.A
 	return &occi.ActionResult{Entity: p}, nil
 }
 
-// templateTerm makes name a valid term that no mixin of the OS template
-// scheme uses yet.
-func (e *Engine) templateTerm(name string) string {
+// templateTerm makes name a valid term that none of user u's saved OS
+// templates uses yet. Only u's own names count: another user's templates
+// live in their own name space and the driver knows them under other names
+// (SavedTemplateName), so they never change the term.
+func (e *Engine) templateTerm(u, name string) string {
 	var b strings.Builder
 	for _, r := range name {
 		switch {
@@ -177,17 +181,82 @@ func (e *Engine) templateTerm(name string) string {
 	if !occi.ValidTerm(term) {
 		term = "saved-" + uuid.NewString()[:8]
 	}
+	scheme, prefix := e.SavedTemplateScheme(u), savedTemplatePrefix(u)
+	e.tplMu.Lock()
+	names := map[string]bool{}
+	for _, t := range e.templates {
+		names[t.Name] = true
+	}
+	e.tplMu.Unlock()
 	taken := func(t string) bool {
-		_, ok := e.model.Mixin(occi.CategoryID{Scheme: e.osScheme, Term: t})
-		_, ok2 := e.model.Mixin(occi.CategoryID{Scheme: e.rtScheme, Term: t})
-		_, _, ok3 := e.model.ByLocation("/os_tpl/" + t + "/")
-		return ok || ok2 || ok3
+		_, ok := e.model.Mixin(occi.CategoryID{Scheme: scheme, Term: t})
+		_, _, ok2 := e.model.ByLocation(prefix + t + "/")
+		return ok || ok2 || names[SavedTemplateName(u, t)]
 	}
 	base := term
 	for i := 2; taken(term); i++ {
 		term = fmt.Sprintf("%s-%d", base, i)
 	}
 	return term
+}
+
+// recordSave picks the term of the template user ent.Owner saves as name
+// and records the template (state saving) before the driver makes it, so
+// that no process ever sees the image without its record (it would pass for
+// a provider template, see syncTemplates) and two processes saving under one
+// name take different terms. It returns the mixin id and the driver's name.
+func (e *Engine) recordSave(ctx context.Context, ent *occi.Entity, name, title string) (occi.CategoryID, string, error) {
+	owner := ent.Owner
+	for attempt := 0; ; attempt++ {
+		// The term must be free among the templates the user saved
+		// through any process.
+		if err := e.syncStoredMixins(ctx); err != nil {
+			return occi.CategoryID{}, "", err
+		}
+		term := e.templateTerm(owner, name)
+		id := occi.CategoryID{Scheme: e.SavedTemplateScheme(owner), Term: term}
+		driverName := SavedTemplateName(owner, term)
+		rec := e.templateMixin(id, owner, backend.Template{Type: backend.OSTemplate, Name: driverName, Title: title,
+			State: backend.TemplateSaving, Source: ent.Location})
+		err := e.changeStoredMixins(func() error {
+			if err := e.store.Write(ctx, store.Mutation{PutMixin: rec, Expect: store.MustNotExist}); err != nil {
+				return err
+			}
+			e.tplMu.Lock()
+			if e.pendingSaves == nil {
+				e.pendingSaves = map[occi.CategoryID]bool{}
+			}
+			e.pendingSaves[id] = true
+			e.tplMu.Unlock()
+			if err := e.model.ReplaceMixin(rec); err != nil {
+				return occi.Wrap(err, occi.Internal, "registering the saved template")
+			}
+			return nil
+		})
+		if err == nil {
+			return id, driverName, nil
+		}
+		e.tplMu.Lock()
+		delete(e.pendingSaves, id)
+		e.tplMu.Unlock()
+		if occi.ErrorCode(err) != occi.AlreadyExists || attempt >= 3 {
+			return occi.CategoryID{}, "", err
+		}
+	}
+}
+
+// forgetSave removes the record of a save the driver refused.
+func (e *Engine) forgetSave(ctx context.Context, id occi.CategoryID) {
+	err := e.changeStoredMixins(func() error {
+		if err := e.store.Write(ctx, store.Mutation{DeleteMixin: id, Expect: store.AnyRevision}); err != nil && occi.ErrorCode(err) != occi.NotFound {
+			return err
+		}
+		e.model.RemoveMixin(id)
+		return nil
+	})
+	if err != nil {
+		e.log.Warn("engine: cannot remove the record of a failed save", "mixin", id.String(), "err", err)
+	}
 }
 
 // save derives a new OS template from a compute and returns it at once.
@@ -199,33 +268,40 @@ func (e *Engine) save(ctx context.Context, ent *occi.Entity, params occi.Attribu
 	if len(e.caps.SaveMethods) > 0 && !slices.Contains(e.caps.SaveMethods, method) {
 		return nil, occi.Errorf(occi.InvalidArgument, "save method %s is not supported here (supported: %s)", method, strings.Join(e.caps.SaveMethods, ", "))
 	}
-	// The term must be free among the templates every process stored.
-	if err := e.syncStoredMixins(ctx); err != nil {
-		return nil, err
-	}
+	owner := ent.Owner
 	name, _ := params[infra.ParamName].(string)
 	title := name
-	var term string
-	if name != "" {
-		term = e.templateTerm(name)
-	} else {
-		term = e.templateTerm("saved-" + uuid.NewString()[:8])
+	if name == "" {
+		name = "saved-" + uuid.NewString()[:8]
 		title = fmt.Sprintf("Saved from %s on %s", ent.Location, time.Now().UTC().Format(time.RFC3339))
 	}
+	id, driverName, err := e.recordSave(ctx, ent, name, title)
+	if err != nil {
+		return nil, err
+	}
+	term := id.Term
 	if method == infra.SaveDeferred {
 		// Tell the chain up front; the driver's progress reports refine it.
 		if sm, ok := infra.MachineFor(ent.Kind); ok {
 			ent.Attributes[sm.MessageAttr] = fmt.Sprintf("deferred save to OS template %s: stopping, copying, starting again", term)
 			if err := e.store.Write(ctx, store.Mutation{Put: ent, Expect: ent.Revision}); err != nil {
+				e.tplMu.Lock()
+				delete(e.pendingSaves, id)
+				e.tplMu.Unlock()
+				e.forgetSave(context.WithoutCancel(ctx), id)
 				return nil, err
 			}
 		}
 	}
 	progress, done := e.progressSink(ctx, ent.Location)
-	tpl, err := e.drv.Save(ctx, backend.SaveRequest{Entity: ent.Clone(), Method: method, Name: term, Title: title}, progress)
+	tpl, err := e.drv.Save(ctx, backend.SaveRequest{Entity: ent.Clone(), Method: method, Name: driverName, Title: title}, progress)
 	done()
+	e.tplMu.Lock()
+	delete(e.pendingSaves, id)
+	e.tplMu.Unlock()
 	if err != nil {
 		werr := e.driverErr(err, fmt.Sprintf("saving %s", ent.Location))
+		e.forgetSave(context.WithoutCancel(ctx), id)
 		// A failed save leaves the compute as it was: clear our message.
 		if cur, gerr := e.store.Get(context.WithoutCancel(ctx), ent.Location); gerr == nil && method == infra.SaveDeferred {
 			if obs, oerr := e.drv.Observe(context.WithoutCancel(ctx), cur.Clone()); oerr == nil && e.applyObservation(cur, obs) {
@@ -234,22 +310,25 @@ func (e *Engine) save(ctx context.Context, ent *occi.Entity, params occi.Attribu
 		}
 		return nil, werr
 	}
-	if tpl.Name == "" || !occi.ValidTerm(tpl.Name) {
-		tpl.Name = term
+	if tpl.Name != driverName {
+		// The mixin is found again by the name the engine chose.
+		e.log.Warn("engine: the driver saved a template under another name than asked", "asked", driverName, "got", tpl.Name)
+		if tpl.Name == "" || !occi.ValidTerm(tpl.Name) {
+			tpl.Name = driverName
+		}
 	}
 	tpl.Type = backend.OSTemplate
 	if tpl.Source == "" {
 		tpl.Source = ent.Location
 	}
-	tpl.Owner = ent.Owner
+	tpl.Owner = owner
 	if tpl.Title == "" || tpl.Title == tpl.Name {
 		tpl.Title = title
 	}
 	if tpl.State == "" {
 		tpl.State = backend.TemplateSaving
 	}
-	m := e.templateMixin(tpl)
-	m.Owner = ent.Owner
+	m := e.templateMixin(id, owner, tpl)
 	cur, err := e.store.Get(ctx, ent.Location)
 	if err != nil {
 		return nil, err

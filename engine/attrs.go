@@ -58,9 +58,6 @@ func coerce(d occi.AttributeDef, v any, where string) (any, error) {
 		if !ok {
 			return nil, bad("a number")
 		}
-		if f < 0 && (d.Name == infra.AttrComputeMemory || d.Name == infra.AttrStorageSize) {
-			return nil, occi.Errorf(occi.InvalidArgument, "%s %s must not be negative, got %v", where, d.Name, f)
-		}
 		out = f
 	case occi.TypeBool:
 		switch x := v.(type) {
@@ -128,6 +125,9 @@ func coerce(d occi.AttributeDef, v any, where string) (any, error) {
 				return nil, occi.Errorf(occi.InvalidArgument, "%s %s must match the pattern %s, got %q", where, d.Name, d.Pattern, s)
 			}
 		}
+	}
+	if err := checkValue(d, out, where); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

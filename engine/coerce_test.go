@@ -68,25 +68,40 @@ func TestCoerce(t *testing.T) {
 }
 
 func TestTemplateTerm(t *testing.T) {
+	newEngine := func() *Engine {
+		return &Engine{model: occi.NewModel(), scheme: "http://x/", osScheme: "http://x/os_tpl#", rtScheme: "http://x/resource_tpl#"}
+	}
 	for _, tc := range []struct{ in, want string }{
 		{"My Web Server", "My-Web-Server"},
 		{"  ---weird///name!!", "weird-name"},
 		{"ubuntu 24.04 golden", "ubuntu-24.04-golden"},
 		{"ünïcode", "n-code"},
 	} {
-		e := &Engine{model: occi.NewModel(), osScheme: "http://x/os_tpl#", rtScheme: "http://x/resource_tpl#"}
-		if got := e.templateTerm(tc.in); got != tc.want {
+		if got := newEngine().templateTerm("alice", tc.in); got != tc.want {
 			t.Errorf("templateTerm(%q): got %q, want %q", tc.in, got, tc.want)
 		}
 	}
-	e := &Engine{model: occi.NewModel(), osScheme: "http://x/os_tpl#", rtScheme: "http://x/resource_tpl#"}
-	if err := e.model.AddMixin(&occi.Mixin{ID: occi.CategoryID{Scheme: "http://x/os_tpl#", Term: "img"}, Location: "/os_tpl/img/"}); err != nil {
-		t.Fatal(err)
+	e := newEngine()
+	for _, m := range []*occi.Mixin{
+		{ID: occi.CategoryID{Scheme: "http://x/users/alice/os_tpl#", Term: "img"}, Location: "/users/alice/os_tpl/img/", Owner: "alice"},
+		{ID: occi.CategoryID{Scheme: "http://x/os_tpl#", Term: "old"}, Location: "/os_tpl/old/", Owner: "alice"},
+		{ID: occi.CategoryID{Scheme: "http://x/os_tpl#", Term: "provided"}, Location: "/os_tpl/provided/"},
+	} {
+		if err := e.model.AddMixin(m); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if got := e.templateTerm("img"); got != "img-2" {
-		t.Errorf("templateTerm of a taken name: got %q, want img-2", got)
+	for _, tc := range []struct{ user, in, want string }{
+		{"alice", "img", "img-2"},
+		{"bob", "img", "img"},
+		{"alice", "old", "old"},
+		{"bob", "provided", "provided"},
+	} {
+		if got := e.templateTerm(tc.user, tc.in); got != tc.want {
+			t.Errorf("templateTerm(%q, %q) with alice's img: got %q, want %q", tc.user, tc.in, got, tc.want)
+		}
 	}
-	if got := e.templateTerm("!!!"); !occi.ValidTerm(got) {
+	if got := e.templateTerm("alice", "!!!"); !occi.ValidTerm(got) {
 		t.Errorf("templateTerm of a name without letters: got %q, want a valid generated term", got)
 	}
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -162,23 +163,110 @@ func (e *Engine) storeQuery(ctx context.Context, t occi.Target, cats []occi.Cate
 // List returns one page of a collection, ordered by location. An empty
 // page is an empty slice.
 func (e *Engine) List(ctx context.Context, q occi.ListQuery) ([]*occi.Entity, error) {
-	t, err := e.collection(ctx, q.Collection)
+	page, sq, err := e.page(ctx, q)
 	if err != nil {
 		return nil, err
+	}
+	if page == nil && sq != nil {
+		if page, err = e.store.List(ctx, *sq); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]*occi.Entity, 0, len(page))
+	if ss, ok := e.store.(SourcedStore); ok && len(page) > 1 {
+		// The links of the whole page in one read, not one per member.
+		var sources []string
+		for _, x := range page {
+			if !e.model.IsLink(x.Kind) {
+				sources = append(sources, x.Location)
+			}
+		}
+		links, err := ss.ListSourced(ctx, sources)
+		if err != nil {
+			return nil, err
+		}
+		bySource := map[string][]*occi.Entity{}
+		for _, l := range links {
+			bySource[l.Source] = append(bySource[l.Source], l)
+		}
+		for _, x := range page {
+			out = append(out, e.presentWith(ctx, x, bySource[x.Location]))
+		}
+		return out, nil
+	}
+	for _, x := range page {
+		p, err := e.present(ctx, x)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// SourcedStore is an optional interface of a store.Store: ListSourced
+// returns the entities whose Source is one of sources (of any owner),
+// ordered by location. The engine uses it to read the links of a page of
+// resources at once.
+type SourcedStore interface {
+	ListSourced(ctx context.Context, sources []string) ([]*occi.Entity, error)
+}
+
+// LocationStore is an optional interface of a store.Store: ListLocations
+// returns the locations of the entities List(ctx, q) would return, in the
+// same order, without reading the entities whole. The engine uses it to
+// list collections whose rendering holds only locations.
+type LocationStore interface {
+	ListLocations(ctx context.Context, q store.Query) ([]string, error)
+}
+
+// ListLocations returns the locations of the entities List(ctx, q) returns,
+// in the same order and with the same errors, without reading the entities
+// whole where the store allows it (see LocationStore): renderings of
+// collections that hold only locations (text/plain, text/uri-list) need no
+// more, and a large collection then costs a fraction of the memory and time.
+func (e *Engine) ListLocations(ctx context.Context, q occi.ListQuery) ([]string, error) {
+	page, sq, err := e.page(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if page == nil && sq != nil {
+		if ls, ok := e.store.(LocationStore); ok {
+			return ls.ListLocations(ctx, *sq)
+		}
+		if page, err = e.store.List(ctx, *sq); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]string, len(page))
+	for i, x := range page {
+		out[i] = x.Location
+	}
+	return out, nil
+}
+
+// page resolves and checks q and selects its page: either the stored
+// entities of the page (not yet presented), or, when one store query
+// selects exactly the page, that query (and a nil page) for the caller to
+// run. An empty page is an empty, non-nil slice.
+func (e *Engine) page(ctx context.Context, q occi.ListQuery) ([]*occi.Entity, *store.Query, error) {
+	t, err := e.collection(ctx, q.Collection)
+	if err != nil {
+		return nil, nil, err
 	}
 	number := q.Number
 	switch {
 	case number < 0:
-		return nil, occi.Errorf(occi.InvalidArgument, "page size %d is negative", number)
+		return nil, nil, occi.Errorf(occi.InvalidArgument, "page size %d is negative", number)
 	case number == 0:
 		number = e.defPage
 	case number > e.maxPage:
-		return nil, occi.Errorf(occi.TooLarge, "page size %d is larger than the maximum, %d", number, e.maxPage)
+		return nil, nil, occi.Errorf(occi.TooLarge, "page size %d is larger than the maximum, %d", number, e.maxPage)
 	}
 	page := q.Page
 	switch {
 	case page < 0:
-		return nil, occi.Errorf(occi.InvalidArgument, "page %d is negative; pages count from 1", page)
+		return nil, nil, occi.Errorf(occi.InvalidArgument, "page %d is negative; pages count from 1", page)
 	case page == 0:
 		page = 1
 	}
@@ -187,51 +275,39 @@ func (e *Engine) List(ctx context.Context, q occi.ListQuery) ([]*occi.Entity, er
 			continue
 		}
 		if _, err := e.visibleMixin(ctx, c); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	offset := (page - 1) * number
 	if offset/number != page-1 {
-		return []*occi.Entity{}, nil
+		return []*occi.Entity{}, nil, nil
 	}
-	var page1 []*occi.Entity
 	sq, simple, none := e.storeQuery(ctx, t, q.Categories)
 	switch {
 	case none:
+		return []*occi.Entity{}, nil, nil
 	case simple && len(q.Attributes) == 0:
 		sq.Offset, sq.Limit = offset, number
-		page1, err = e.store.List(ctx, sq)
-		if err != nil {
-			return nil, err
-		}
-	default:
-		all, err := e.members(ctx, t)
-		if err != nil {
-			return nil, err
-		}
-		var sel []*occi.Entity
-		for _, x := range all {
-			if e.matches(x, q) {
-				sel = append(sel, x)
-			}
-		}
-		if offset < len(sel) {
-			sel = sel[offset:]
-			if len(sel) > number {
-				sel = sel[:number]
-			}
-			page1 = sel
+		return nil, &sq, nil
+	}
+	all, err := e.members(ctx, t)
+	if err != nil {
+		return nil, nil, err
+	}
+	sel := []*occi.Entity{}
+	for _, x := range all {
+		if e.matches(x, q) {
+			sel = append(sel, x)
 		}
 	}
-	out := make([]*occi.Entity, 0, len(page1))
-	for _, x := range page1 {
-		p, err := e.present(ctx, x)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
+	if offset >= len(sel) {
+		return []*occi.Entity{}, nil, nil
 	}
-	return out, nil
+	sel = sel[offset:]
+	if len(sel) > number {
+		sel = sel[:number]
+	}
+	return sel, nil, nil
 }
 
 // DeleteAll deletes every entity of the caller in a kind collection, or
@@ -251,6 +327,25 @@ func (e *Engine) DeleteAll(ctx context.Context, collection string) error {
 	if err != nil {
 		return err
 	}
+	// Nothing is deleted while a member is linked to from a resource
+	// outside the collection.
+	deleting := make(map[string]bool, len(all))
+	for _, x := range all {
+		deleting[x.Location] = true
+	}
+	for _, x := range all {
+		if e.model.IsLink(x.Kind) {
+			continue
+		}
+		in, err := e.incomingLinks(ctx, x)
+		if err != nil {
+			return err
+		}
+		in = slices.DeleteFunc(in, func(l *occi.Entity) bool { return deleting[l.Source] })
+		if len(in) > 0 {
+			return refuseIncoming(x, in)
+		}
+	}
 	// Resources first: deleting one deletes its links too.
 	sort.SliceStable(all, func(i, j int) bool { return !e.model.IsLink(all[i].Kind) && e.model.IsLink(all[j].Kind) })
 	for _, x := range all {
@@ -260,7 +355,7 @@ func (e *Engine) DeleteAll(ctx context.Context, collection string) error {
 		}
 		cur, err := e.getVisible(ctx, x.Location)
 		if err == nil {
-			err = e.deleteLocked(ctx, cur)
+			err = e.deleteLocked(ctx, cur, deleting)
 		} else if occi.ErrorCode(err) == occi.NotFound {
 			err = nil
 		}
@@ -413,16 +508,33 @@ func (e *Engine) changeMembers(ctx context.Context, t occi.Target, add, remove [
 		changes = append(changes, change{old, next})
 	}
 	var muts []store.Mutation
+	var realized []change
+	// undo takes back the driver changes made so far: the request is all
+	// or nothing.
+	undo := func() {
+		for i := len(realized) - 1; i >= 0; i-- {
+			c := realized[i]
+			if !e.driven(c.old.Kind) || (reflect.DeepEqual(c.old.Attributes, c.next.Attributes) && slices.Equal(c.old.Mixins, c.next.Mixins)) {
+				continue
+			}
+			if _, err := e.drv.Update(context.WithoutCancel(ctx), c.next.Clone(), c.old.Clone()); err != nil {
+				e.log.Warn("engine: undoing a membership change failed", "location", c.old.Location, "err", err)
+			}
+		}
+	}
 	for _, c := range changes {
 		if err := e.realize(ctx, c.old, c.next); err != nil {
-			return err
+			undo()
+			return fmt.Errorf("%s: %w", c.old.Location, err)
 		}
+		realized = append(realized, c)
 		muts = append(muts, store.Mutation{Put: c.next, Expect: c.old.Revision})
 	}
 	if len(muts) == 0 {
 		return nil
 	}
 	if err := e.store.Write(ctx, muts...); err != nil {
+		undo()
 		if occi.ErrorCode(err) == occi.Conflict {
 			return occi.Wrap(err, occi.Conflict, "a member of "+t.Path+" was changed concurrently; retry")
 		}

@@ -36,7 +36,8 @@ type Config struct {
 	// ProviderScheme prefixes the schemes of provider categories: OS
 	// templates are in <ProviderScheme>os_tpl#, resource templates in
 	// <ProviderScheme>resource_tpl#, user tags in
-	// <ProviderScheme>users/<user>/tags#. It must end in '/'. Default
+	// <ProviderScheme>users/<user>/tags#, the OS templates a user saves in
+	// <ProviderScheme>users/<user>/os_tpl#. It must end in '/'. Default
 	// DefaultProviderScheme.
 	ProviderScheme string
 	// DefaultPage is the page size when a listing asks for none (default
@@ -49,6 +50,16 @@ type Config struct {
 	ObserveInterval time.Duration
 	// Logger receives internal failures; nil discards them.
 	Logger *slog.Logger
+	// MaxBatch is the most entities CreateAll creates, and the most
+	// mixins DefineMixins or DeleteMixins handles, in one request; more is
+	// TooLarge. 0 means DefaultMaxBatch.
+	MaxBatch int
+	// RecoverAfter is how old an unfinished creation (a pending record
+	// left by a process that stopped between asking the driver and
+	// storing the entity) must be before New settles it: 0 settles every
+	// one at start, which is right for a single process; with several
+	// processes on one store give it more than the longest create takes.
+	RecoverAfter time.Duration
 }
 
 // Engine implements occi.Service. It is safe for concurrent use.
@@ -60,6 +71,8 @@ type Engine struct {
 	scheme             string
 	osScheme, rtScheme string
 	defPage, maxPage   int
+	maxBatch           int
+	recoverAfter       time.Duration
 	obsEvery           time.Duration
 	log                *slog.Logger
 
@@ -73,6 +86,9 @@ type Engine struct {
 	templates map[occi.CategoryID]backend.Template // by mixin id; nil when stale
 	tplSynced time.Time
 	provided  map[occi.CategoryID]bool // template mixins that come from the driver only
+	// pendingSaves are the saved templates recorded while this process
+	// asks the driver to make them (see recordSave).
+	pendingSaves map[occi.CategoryID]bool
 
 	// mixMu serialises changes of the stored mixins in the model: local
 	// writes and syncs with the store (see syncStoredMixins). mixGen counts
@@ -94,7 +110,10 @@ type entityLock struct {
 	refs int
 }
 
-var _ occi.Service = (*Engine)(nil)
+var (
+	_ occi.Service      = (*Engine)(nil)
+	_ occi.BatchService = (*Engine)(nil)
+)
 
 // New returns an Engine over cfg.Store and cfg.Driver. It builds the model
 // from what the driver supports, loads user mixins and saved templates from
@@ -105,18 +124,20 @@ func New(cfg Config) (*Engine, error) {
 		return nil, errors.New("engine: Config.Store and Config.Driver are required")
 	}
 	e := &Engine{
-		store:    cfg.Store,
-		drv:      cfg.Driver,
-		caps:     cfg.Driver.Capabilities(),
-		scheme:   cfg.ProviderScheme,
-		defPage:  cfg.DefaultPage,
-		maxPage:  cfg.MaxPage,
-		obsEvery: cfg.ObserveInterval,
-		log:      cfg.Logger,
-		locks:    map[string]*entityLock{},
-		observed: map[string]time.Time{},
-		provided: map[occi.CategoryID]bool{},
-		wake:     make(chan struct{}, 1),
+		store:        cfg.Store,
+		drv:          cfg.Driver,
+		caps:         cfg.Driver.Capabilities(),
+		scheme:       cfg.ProviderScheme,
+		defPage:      cfg.DefaultPage,
+		maxPage:      cfg.MaxPage,
+		obsEvery:     cfg.ObserveInterval,
+		maxBatch:     cfg.MaxBatch,
+		recoverAfter: cfg.RecoverAfter,
+		log:          cfg.Logger,
+		locks:        map[string]*entityLock{},
+		observed:     map[string]time.Time{},
+		provided:     map[occi.CategoryID]bool{},
+		wake:         make(chan struct{}, 1),
 	}
 	if e.scheme == "" {
 		e.scheme = DefaultProviderScheme
@@ -134,6 +155,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if e.defPage > e.maxPage {
 		e.defPage = e.maxPage
+	}
+	if e.maxBatch <= 0 {
+		e.maxBatch = DefaultMaxBatch
 	}
 	if e.obsEvery == 0 {
 		e.obsEvery = DefaultObserveInterval
@@ -158,6 +182,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if err := e.syncTemplates(ctx); err != nil {
 		e.log.Warn("engine: cannot read the driver's templates", "err", err)
+	}
+	if err := e.recoverPending(ctx); err != nil {
+		e.log.Warn("engine: cannot read the unfinished creations", "err", err)
 	}
 	e.wg.Add(1)
 	go e.applyLoop()

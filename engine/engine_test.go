@@ -442,11 +442,11 @@ func TestSaveWithDelay(t *testing.T) {
 	}
 	mu.Unlock()
 	m := res.Mixin
-	if m.ID.Term != "golden-image" || m.Title != "golden image" || m.Location != "/os_tpl/golden-image/" {
-		t.Errorf("saved template: got %s titled %q at %s, want golden-image titled %q at /os_tpl/golden-image/", m.ID, m.Title, m.Location, "golden image")
+	if m.ID.Term != "golden-image" || m.Title != "golden image" || m.Location != "/users/alice/os_tpl/golden-image/" {
+		t.Errorf("saved template: got %s titled %q at %s, want golden-image titled %q at /users/alice/os_tpl/golden-image/", m.ID, m.Title, m.Location, "golden image")
 	}
-	if m.ID.Scheme != engine.DefaultProviderScheme+"os_tpl#" || !slices.Contains(m.Depends, infra.OSTemplate) {
-		t.Errorf("saved template %s depends %v: want the provider os_tpl scheme and os_tpl", m.ID, m.Depends)
+	if m.ID.Scheme != engine.DefaultProviderScheme+"users/alice/os_tpl#" || !slices.Contains(m.Depends, infra.OSTemplate) {
+		t.Errorf("saved template %s depends %v: want alice's os_tpl scheme and os_tpl", m.ID, m.Depends)
 	}
 	stateDefault := func() string {
 		d, err := f.eng.Discover(ctx, []occi.CategoryID{m.ID})

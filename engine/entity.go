@@ -116,7 +116,7 @@ func (e *Engine) visibleMixin(ctx context.Context, id occi.CategoryID) (*occi.Mi
 		}
 		m, ok = e.model.Mixin(id)
 	}
-	if !ok && (id.Scheme == e.osScheme || id.Scheme == e.rtScheme) {
+	if !ok && e.isTemplateScheme(id.Scheme) {
 		if err := e.syncTemplates(ctx); err == nil {
 			m, ok = e.model.Mixin(id)
 		}
@@ -431,14 +431,8 @@ func (e *Engine) Create(ctx context.Context, collection string, in *occi.Entity)
 		return nil, err
 	}
 	in = in.Clone()
-	if err := moveCoreAttributes(in); err != nil {
+	if err := e.checkCreateInput(k, in); err != nil {
 		return nil, err
-	}
-	if in.Kind.IsZero() {
-		return nil, occi.Errorf(occi.InvalidArgument, "the entity names no kind; give exactly one kind, here %s", k.ID)
-	}
-	if in.Kind != k.ID {
-		return nil, occi.Errorf(occi.InvalidArgument, "kind %s cannot be created in %s, the collection of %s", in.Kind, k.Location, k.ID)
 	}
 	seg, err := e.newSegment(in)
 	if err != nil {
@@ -453,6 +447,40 @@ func (e *Engine) Create(ctx context.Context, collection string, in *occi.Entity)
 	return e.create(ctx, loc, seg, in)
 }
 
+// knownKind checks a kind a request names (the zero id passes). An
+// unknown category named in a request is NotFound wherever it appears
+// (kinds, mixins, actions; docs/model.md "Errors").
+func (e *Engine) knownKind(id occi.CategoryID) error {
+	if id.IsZero() {
+		return nil
+	}
+	if _, ok := e.model.Kind(id); ok {
+		return nil
+	}
+	if _, isMixin := e.model.Mixin(id); isMixin {
+		return occi.Errorf(occi.InvalidArgument, "%s is a mixin, not a kind", id)
+	}
+	return occi.Errorf(occi.NotFound, "kind %s does not exist", id)
+}
+
+// checkCreateInput moves the core attributes of in (a clone) into its
+// fields and checks its kind against the collection of k.
+func (e *Engine) checkCreateInput(k *occi.Kind, in *occi.Entity) error {
+	if err := moveCoreAttributes(in); err != nil {
+		return err
+	}
+	if in.Kind.IsZero() {
+		return occi.Errorf(occi.InvalidArgument, "the entity names no kind; give exactly one kind, here %s", k.ID)
+	}
+	if err := e.knownKind(in.Kind); err != nil {
+		return err
+	}
+	if in.Kind != k.ID {
+		return occi.Errorf(occi.InvalidArgument, "kind %s cannot be created in %s, the collection of %s", in.Kind, k.Location, k.ID)
+	}
+	return nil
+}
+
 // creatable checks that entities of kind can be created here.
 func (e *Engine) creatable(kind occi.CategoryID) error {
 	if kind == occi.ResourceKind || kind == occi.LinkKind || e.driven(kind) {
@@ -464,7 +492,28 @@ func (e *Engine) creatable(kind occi.CategoryID) error {
 	return occi.Errorf(occi.InvalidArgument, "entities of kind %s cannot be created", kind)
 }
 
+// createPlan is a validated creation: the entity, its inline links and
+// what the driver needs to make them.
+type createPlan struct {
+	ent, src, tgt *occi.Entity
+	links         []*occi.Entity
+	targets       []*occi.Entity
+}
+
 func (e *Engine) create(ctx context.Context, loc, seg string, in *occi.Entity) (*occi.Entity, error) {
+	p, err := e.prepareCreate(ctx, loc, seg, in)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.commitCreates(ctx, []*createPlan{p}); err != nil {
+		return nil, err
+	}
+	return e.present(ctx, p.ent)
+}
+
+// prepareCreate validates the creation of in at loc without changing
+// anything.
+func (e *Engine) prepareCreate(ctx context.Context, loc, seg string, in *occi.Entity) (*createPlan, error) {
 	if err := e.creatable(in.Kind); err != nil {
 		return nil, err
 	}
@@ -484,6 +533,9 @@ func (e *Engine) create(ctx context.Context, loc, seg string, in *occi.Entity) (
 	if e.model.IsLink(in.Kind) {
 		ent, src, tgt, err = e.prepareLink(ctx, in, loc, seg, nil)
 		if err != nil {
+			return nil, err
+		}
+		if err := e.checkNewLinks(ctx, src, []*occi.Entity{ent}, ""); err != nil {
 			return nil, err
 		}
 	} else {
@@ -525,12 +577,41 @@ func (e *Engine) create(ctx context.Context, loc, seg string, in *occi.Entity) (
 			targets = append(targets, t)
 		}
 	}
+	if !e.model.IsLink(ent.Kind) {
+		if err := e.checkNewLinks(ctx, ent, links, ""); err != nil {
+			return nil, err
+		}
+	}
 	if os := e.templateOf(ent.Mixins, infra.OSTemplate); !os.IsZero() {
 		if err := e.checkTemplateReady(ctx, os); err != nil {
 			return nil, err
 		}
 	}
-	// Make it real.
+	return &createPlan{ent: ent, src: src, tgt: tgt, links: links, targets: targets}, nil
+}
+
+// commitCreates makes the planned entities real and stores them, crash
+// safely: first a pending record for every entity the driver makes real
+// (see pending.go), then the driver's creations, then one atomic write of
+// the entities that also removes the pending records. A failure undoes
+// what the driver made; a crash leaves pending records that the next
+// engine start settles.
+func (e *Engine) commitCreates(ctx context.Context, plans []*createPlan) error {
+	var driven []*occi.Entity
+	for _, p := range plans {
+		if e.driven(p.ent.Kind) {
+			driven = append(driven, p.ent)
+		}
+		for _, l := range p.links {
+			if e.driven(l.Kind) {
+				driven = append(driven, l)
+			}
+		}
+	}
+	finish, abandon, err := e.beginCreate(ctx, driven)
+	if err != nil {
+		return err
+	}
 	var made []*occi.Entity
 	cleanup := func() {
 		for i := len(made) - 1; i >= 0; i-- {
@@ -538,46 +619,60 @@ func (e *Engine) create(ctx context.Context, loc, seg string, in *occi.Entity) (
 				e.log.Warn("engine: cleanup after failed create", "location", made[i].Location, "err", err)
 			}
 		}
+		abandon()
 	}
-	if e.driven(ent.Kind) {
-		req := backend.CreateRequest{Entity: ent.Clone(), Source: src, Target: tgt,
-			OSTemplate:       e.templateNameOf(ent.Mixins, infra.OSTemplate),
-			ResourceTemplate: e.templateNameOf(ent.Mixins, infra.ResourceTemplate)}
-		obs, err := e.drv.Create(ctx, req)
-		if err != nil {
-			return nil, e.driverErr(err, "creating "+loc)
+	for _, p := range plans {
+		ent := p.ent
+		if e.driven(ent.Kind) {
+			req := backend.CreateRequest{Entity: ent.Clone(), Source: p.src, Target: p.tgt,
+				OSTemplate:       e.templateNameOf(ent.Mixins, infra.OSTemplate),
+				ResourceTemplate: e.templateNameOf(ent.Mixins, infra.ResourceTemplate)}
+			obs, err := e.drv.Create(ctx, req)
+			if err != nil {
+				cleanup()
+				return e.driverErr(err, "creating "+ent.Location)
+			}
+			e.applyObservation(ent, obs)
+			made = append(made, ent)
 		}
-		e.applyObservation(ent, obs)
-		made = append(made, ent)
-	}
-	for i, l := range links {
-		if !e.driven(l.Kind) {
-			continue
+		for i, l := range p.links {
+			if !e.driven(l.Kind) {
+				continue
+			}
+			obs, err := e.drv.Create(ctx, backend.CreateRequest{Entity: l.Clone(), Source: ent.Clone(), Target: p.targets[i]})
+			if err != nil {
+				cleanup()
+				return e.driverErr(err, "creating the inline link "+l.Location)
+			}
+			e.applyObservation(l, obs)
+			made = append(made, l)
 		}
-		obs, err := e.drv.Create(ctx, backend.CreateRequest{Entity: l.Clone(), Source: ent.Clone(), Target: targets[i]})
-		if err != nil {
-			cleanup()
-			return nil, e.driverErr(err, "creating the inline link "+l.Location)
+	}
+	var muts []store.Mutation
+	for _, p := range plans {
+		muts = append(muts, store.Mutation{Put: p.ent, Expect: store.MustNotExist})
+		for _, l := range p.links {
+			muts = append(muts, store.Mutation{Put: l, Expect: store.MustNotExist})
 		}
-		e.applyObservation(l, obs)
-		made = append(made, l)
 	}
-	muts := []store.Mutation{{Put: ent, Expect: store.MustNotExist}}
-	for _, l := range links {
-		muts = append(muts, store.Mutation{Put: l, Expect: store.MustNotExist})
-	}
+	muts = append(muts, finish...)
 	if err := e.store.Write(ctx, muts...); err != nil {
 		cleanup()
 		if occi.ErrorCode(err) == occi.AlreadyExists {
-			return nil, occi.Errorf(occi.AlreadyExists, "an entity already exists at %s or at one of its inline links' locations", loc)
+			if len(plans) == 1 {
+				return occi.Errorf(occi.AlreadyExists, "an entity already exists at %s or at one of its inline links' locations", plans[0].ent.Location)
+			}
+			return occi.Errorf(occi.AlreadyExists, "an entity already exists at one of the locations of the request")
 		}
-		return nil, err
+		return err
 	}
-	e.markObserved(ent.Location)
-	for _, l := range links {
-		e.markObserved(l.Location)
+	for _, p := range plans {
+		e.markObserved(p.ent.Location)
+		for _, l := range p.links {
+			e.markObserved(l.Location)
+		}
 	}
-	return e.present(ctx, ent)
+	return nil
 }
 
 func (e *Engine) templateNameOf(mixins []occi.CategoryID, base occi.CategoryID) string {
@@ -591,6 +686,12 @@ func (e *Engine) templateNameOf(mixins []occi.CategoryID, base occi.CategoryID) 
 func (e *Engine) prepareResource(ctx context.Context, in *occi.Entity, loc, seg string) (*occi.Entity, error) {
 	if in.Source != "" || in.Target != "" {
 		return nil, occi.Errorf(occi.InvalidArgument, "a %s is a resource: occi.core.source and occi.core.target are for links", in.Kind)
+	}
+	if err := checkEntitySize(in); err != nil {
+		return nil, err
+	}
+	if len(in.Links) > MaxLinks {
+		return nil, occi.Errorf(occi.InvalidArgument, "%d inline links given; a resource may have at most %d links", len(in.Links), MaxLinks)
 	}
 	mixins, err := e.mixinSet(ctx, in.Kind, nil, in.Mixins, false)
 	if err != nil {
@@ -660,6 +761,9 @@ func (e *Engine) prepareLink(ctx context.Context, in *occi.Entity, loc, seg stri
 	}
 	if in.Summary != "" {
 		return nil, nil, nil, occi.Errorf(occi.InvalidArgument, "occi.core.summary is an attribute of resources, not of links")
+	}
+	if err := checkEntitySize(in); err != nil {
+		return nil, nil, nil, err
 	}
 	if parent != nil {
 		if in.Source != "" && in.Source != parent.Location && in.Source != parent.ID {
@@ -746,6 +850,26 @@ func (e *Engine) present(ctx context.Context, ent *occi.Entity) (*occi.Entity, e
 	return out, nil
 }
 
+// presentWith is present with the links already read: every stored entity
+// whose source is ent, of any owner, ordered by location (see LinkedStore).
+func (e *Engine) presentWith(ctx context.Context, ent *occi.Entity, links []*occi.Entity) *occi.Entity {
+	e.knowsMixins(ctx, ent)
+	out := ent.Clone()
+	out.Links = nil
+	out.Actions = e.actionsNow(out)
+	if !e.model.IsLink(out.Kind) {
+		out.Links = make([]*occi.Entity, 0, len(links))
+		for _, l := range links {
+			if l.Owner != out.Owner {
+				continue
+			}
+			l.Actions = e.actionsNow(l)
+			out.Links = append(out.Links, l)
+		}
+	}
+	return out
+}
+
 // actionsNow lists the actions the entity can take in its current state.
 func (e *Engine) actionsNow(ent *occi.Entity) []occi.CategoryID {
 	acts, err := e.model.EntityActions(ent.Kind, ent.Mixins)
@@ -770,11 +894,18 @@ func (e *Engine) actionsNow(ent *occi.Entity) []occi.CategoryID {
 // Get returns the entity at location with its links and current actions,
 // re-observing it first if its last observation is stale.
 func (e *Engine) Get(ctx context.Context, location string) (*occi.Entity, error) {
-	ent, err := e.getVisible(ctx, location)
-	if err != nil {
-		return nil, err
+	ent, links, linked := recall(ctx, location)
+	if ent == nil || ent.Owner != user(ctx) {
+		var err error
+		if ent, err = e.getVisible(ctx, location); err != nil {
+			return nil, err
+		}
+		linked = false
 	}
 	ent = e.refresh(ctx, ent)
+	if linked {
+		return e.presentWith(ctx, ent, links), nil
+	}
 	return e.present(ctx, ent)
 }
 
@@ -800,8 +931,10 @@ func (e *Engine) splitEntityLocation(ctx context.Context, location string) (*occ
 	return k, seg, nil
 }
 
-// Put creates in at location, or replaces the entity there in full
-// (links are left intact and links in the request are ignored).
+// Put creates in at location, or replaces the entity there in full. A
+// replacement leaves the entity's links intact and may not carry links
+// (InvalidArgument); a creation honours inline links. With
+// occi.WithMustNotExist in ctx an existing entity is PreconditionFailed.
 func (e *Engine) Put(ctx context.Context, location string, in *occi.Entity) (*occi.Entity, bool, error) {
 	if in == nil {
 		return nil, false, occi.Errorf(occi.InvalidArgument, "no entity given")
@@ -816,6 +949,9 @@ func (e *Engine) Put(ctx context.Context, location string, in *occi.Entity) (*oc
 	}
 	if in.ID != "" && idSegment(in.ID) != seg {
 		return nil, false, occi.Errorf(occi.InvalidArgument, "occi.core.id %s does not match the location %s", in.ID, location)
+	}
+	if err := e.knownKind(in.Kind); err != nil {
+		return nil, false, err
 	}
 	if !in.Kind.IsZero() && in.Kind != k.ID {
 		return nil, false, occi.Errorf(occi.InvalidArgument, "kind %s does not belong at %s, in the collection of %s", in.Kind, location, k.ID)
@@ -835,14 +971,22 @@ func (e *Engine) Put(ctx context.Context, location string, in *occi.Entity) (*oc
 			return nil, false, occi.Errorf(occi.InvalidArgument, "the entity names no kind; give exactly one kind, here %s", k.ID)
 		}
 		out, err := e.create(ctx, location, seg, in)
+		if occi.MustNotExist(ctx) && occi.ErrorCode(err) == occi.AlreadyExists {
+			return nil, false, occi.Wrap(err, occi.PreconditionFailed, occi.ErrorMessage(err)+", and the request asked to create only")
+		}
 		return out, err == nil, err
 	case err != nil:
 		return nil, false, err
 	case old.Owner != user(ctx):
 		return nil, false, occi.Errorf(occi.NotFound, "%s cannot be created: the id is not available", location)
+	case occi.MustNotExist(ctx):
+		return nil, false, occi.Errorf(occi.PreconditionFailed, "an entity already exists at %s and the request asked to create only", location)
 	}
 	if err := checkRevision(ctx, old); err != nil {
 		return nil, false, err
+	}
+	if len(in.Links) > 0 {
+		return nil, false, occi.Errorf(occi.InvalidArgument, "a full replace (PUT) of %s cannot carry links; create links through their kind's collection or a partial update (POST)", location)
 	}
 	out, err := e.change(ctx, old, in, modeReplace)
 	return out, false, err
@@ -878,6 +1022,9 @@ func (e *Engine) Update(ctx context.Context, location string, patch *occi.Entity
 // plan computes the new version of old after in (a patch or a full
 // replacement), and the new inline links of a patch.
 func (e *Engine) plan(ctx context.Context, old, in *occi.Entity, mode attrMode) (*occi.Entity, []*occi.Entity, []*occi.Entity, error) {
+	if err := e.knownKind(in.Kind); err != nil {
+		return nil, nil, nil, err
+	}
 	if !in.Kind.IsZero() && in.Kind != old.Kind {
 		return nil, nil, nil, occi.Errorf(occi.InvalidArgument, "the kind of %s is %s and cannot change", old.Location, old.Kind)
 	}
@@ -956,6 +1103,9 @@ func (e *Engine) plan(ctx context.Context, old, in *occi.Entity, mode attrMode) 
 			next.Summary = in.Summary
 		}
 	}
+	if err := checkEntitySize(next); err != nil {
+		return nil, nil, nil, err
+	}
 	var links, targets []*occi.Entity
 	if mode == modeMerge && !isLink {
 		for i, l := range in.Links {
@@ -988,6 +1138,16 @@ func (e *Engine) plan(ctx context.Context, old, in *occi.Entity, mode attrMode) 
 			links = append(links, link)
 			targets = append(targets, t)
 		}
+		if err := e.checkNewLinks(ctx, next, links, ""); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	if isLink && next.Kind == infra.StorageLink && !sameValue(old.Attributes[infra.AttrSLDeviceID], next.Attributes[infra.AttrSLDeviceID]) {
+		if src, err := e.store.Get(ctx, next.Source); err == nil {
+			if err := e.checkNewLinks(ctx, src, []*occi.Entity{next}, next.Location); err != nil {
+				return nil, nil, nil, err
+			}
+		}
 	}
 	return next, links, targets, nil
 }
@@ -1018,15 +1178,26 @@ func (e *Engine) change(ctx context.Context, old, in *occi.Entity, mode attrMode
 		return nil, err
 	}
 	muts := []store.Mutation{{Put: next, Expect: old.Revision}}
-	var made []*occi.Entity
-	for i, l := range links {
+	var driven []*occi.Entity
+	for _, l := range links {
 		if _, err := e.store.Get(ctx, l.Location); err == nil {
 			return nil, occi.Errorf(occi.AlreadyExists, "an entity already exists at %s", l.Location)
 		}
 		if e.driven(l.Kind) {
+			driven = append(driven, l)
+		}
+	}
+	finish, abandon, err := e.beginCreate(ctx, driven)
+	if err != nil {
+		return nil, err
+	}
+	var made []*occi.Entity
+	for i, l := range links {
+		if e.driven(l.Kind) {
 			obs, err := e.drv.Create(ctx, backend.CreateRequest{Entity: l.Clone(), Source: next.Clone(), Target: targets[i]})
 			if err != nil {
 				e.undoLinks(ctx, made)
+				abandon()
 				return nil, e.driverErr(err, "creating the link "+l.Location)
 			}
 			e.applyObservation(l, obs)
@@ -1034,8 +1205,10 @@ func (e *Engine) change(ctx context.Context, old, in *occi.Entity, mode attrMode
 		}
 		muts = append(muts, store.Mutation{Put: l, Expect: store.MustNotExist})
 	}
+	muts = append(muts, finish...)
 	if err := e.store.Write(ctx, muts...); err != nil {
 		e.undoLinks(ctx, made)
+		abandon()
 		if occi.ErrorCode(err) == occi.Conflict {
 			return nil, lostRace(ctx, err, old)
 		}
@@ -1073,8 +1246,9 @@ func (e *Engine) realize(ctx context.Context, old, next *occi.Entity) error {
 	return nil
 }
 
-// Delete deletes the entity at location; for a resource, also its links
-// and the links that target it.
+// Delete deletes the entity at location; for a resource, also the links
+// it owns (its outgoing links). A resource other resources link to is
+// FailedPrecondition naming those links: they must be deleted first.
 func (e *Engine) Delete(ctx context.Context, location string) error {
 	if _, err := e.getVisible(ctx, location); err != nil {
 		return err
@@ -1091,10 +1265,40 @@ func (e *Engine) Delete(ctx context.Context, location string) error {
 	if err := checkRevision(ctx, ent); err != nil {
 		return err
 	}
-	return e.deleteLocked(ctx, ent)
+	return e.deleteLocked(ctx, ent, nil)
 }
 
-func (e *Engine) deleteLocked(ctx context.Context, ent *occi.Entity) error {
+// incomingLinks returns the links of ent's owner that target ent from
+// another resource.
+func (e *Engine) incomingLinks(ctx context.Context, ent *occi.Entity) ([]*occi.Entity, error) {
+	in, err := e.store.List(ctx, store.Query{Kinds: e.model.SubKinds(occi.LinkKind), Owner: ent.Owner})
+	if err != nil {
+		return nil, err
+	}
+	var out []*occi.Entity
+	for _, l := range in {
+		if l.Target == ent.Location && l.Source != ent.Location {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+// refuseIncoming is the FailedPrecondition for deleting a resource that
+// other resources still link to.
+func refuseIncoming(ent *occi.Entity, links []*occi.Entity) error {
+	locs := make([]string, len(links))
+	for i, l := range links {
+		locs[i] = l.Location + " (from " + l.Source + ")"
+	}
+	return occi.Errorf(occi.FailedPrecondition, "%s is still linked to by %s; delete those links first", ent.Location, strings.Join(locs, ", "))
+}
+
+// deleteLocked deletes ent with its own (outgoing) links. Links to ent
+// from other resources make it FailedPrecondition, unless their sources
+// are in alsoDeleted (a collection delete taking them too): those links go
+// with ent.
+func (e *Engine) deleteLocked(ctx context.Context, ent *occi.Entity, alsoDeleted map[string]bool) error {
 	var links []*occi.Entity
 	if !e.model.IsLink(ent.Kind) {
 		out, err := e.store.List(ctx, store.Query{Source: ent.Location})
@@ -1102,14 +1306,20 @@ func (e *Engine) deleteLocked(ctx context.Context, ent *occi.Entity) error {
 			return err
 		}
 		links = out
-		in, err := e.store.List(ctx, store.Query{Kinds: e.model.SubKinds(occi.LinkKind), Owner: ent.Owner})
+		in, err := e.incomingLinks(ctx, ent)
 		if err != nil {
 			return err
 		}
+		var blocking []*occi.Entity
 		for _, l := range in {
-			if l.Target == ent.Location && l.Source != ent.Location {
+			if alsoDeleted[l.Source] {
 				links = append(links, l)
+			} else {
+				blocking = append(blocking, l)
 			}
+		}
+		if len(blocking) > 0 {
+			return refuseIncoming(ent, blocking)
 		}
 	}
 	for _, l := range links {

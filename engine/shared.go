@@ -16,7 +16,8 @@ import (
 // by the next request through any other.
 
 // Path prefixes below which stored mixins have their locations: user tags
-// under /users/<user>/tags/, saved OS templates under /os_tpl/.
+// under /users/<user>/tags/, saved OS templates under /users/<user>/os_tpl/
+// (and, saved by earlier versions, under /os_tpl/).
 var storedMixinPrefixes = []string{"/users/", "/os_tpl/"}
 
 // touchesStoredMixins reports whether resolving path depends on the stored
@@ -86,7 +87,7 @@ func (e *Engine) reconcileMixinsLocked(stored []*occi.Mixin) {
 				later = append(later, m)
 				continue
 			}
-			if m.ID.Scheme == e.osScheme {
+			if e.isSavedTemplate(m) {
 				addedTemplate = true
 			}
 		}

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/url"
 	"strings"
@@ -22,26 +24,130 @@ const (
 
 const templateAttrPrefix = "occid.template."
 
-func (e *Engine) templateMixinID(t backend.Template) occi.CategoryID {
-	if t.Type == backend.ResourceTemplate {
-		return occi.CategoryID{Scheme: e.rtScheme, Term: t.Name}
-	}
-	return occi.CategoryID{Scheme: e.osScheme, Term: t.Name}
+// Saved OS templates live in their owner's name space, like the owner's
+// tags: mixin scheme <ProviderScheme>users/<user>/os_tpl#, location
+// /users/<user>/os_tpl/<term>/ (the user name path-escaped), so that what one
+// user saves cannot be detected by another. The driver's template names are
+// shared by everyone, so the name the driver gets is the term followed by a
+// digest of the owner (SavedTemplateName): two users may save under the same
+// name, each getting that name as the term, and the mapping needs no storage.
+// Saved templates of earlier versions keep their ids in
+// <ProviderScheme>os_tpl# (owned, at /os_tpl/<term>/) with the term as the
+// driver's name.
+
+// SavedTemplateScheme returns the scheme of the OS templates user u saves.
+func (e *Engine) SavedTemplateScheme(u string) string {
+	return e.scheme + "users/" + url.PathEscape(u) + "/os_tpl#"
 }
 
-// templateMixin turns a driver template into its mixin.
-func (e *Engine) templateMixin(t backend.Template) *occi.Mixin {
-	id := e.templateMixinID(t)
-	m := &occi.Mixin{ID: id, Title: t.Title, Applies: []occi.CategoryID{infra.Compute}, Owner: t.Owner}
-	if m.Title == "" {
-		m.Title = t.Name
+// savedTemplatePrefix returns the location under which user u's saved OS
+// templates live.
+func savedTemplatePrefix(u string) string {
+	return "/users/" + url.PathEscape(u) + "/os_tpl/"
+}
+
+// SavedTemplateName returns the name under which the driver keeps the OS
+// template that user u saved with the term term: the term, '-', then the
+// first 8 hex digits of the SHA-256 of the user name. It is a valid term
+// whenever term is one, and it is the same in every occid process.
+func SavedTemplateName(u, term string) string {
+	sum := sha256.Sum256([]byte(u))
+	return term + "-" + hex.EncodeToString(sum[:4])
+}
+
+// savedTerm returns the term of user u's saved template that the driver
+// names name, or "" if name is not one SavedTemplateName makes for u.
+func savedTerm(u, name string) string {
+	term, ok := strings.CutSuffix(name, SavedTemplateName(u, ""))
+	if !ok || !occi.ValidTerm(term) {
+		return ""
 	}
+	return term
+}
+
+// isSavedTemplate reports whether m is a saved OS template (an owned mixin
+// in its owner's os_tpl scheme, or, from earlier versions, an owned mixin in
+// the provider's os_tpl scheme).
+func (e *Engine) isSavedTemplate(m *occi.Mixin) bool {
+	if m.Owner == "" {
+		return false
+	}
+	return m.ID.Scheme == e.osScheme || m.ID.Scheme == e.SavedTemplateScheme(m.Owner)
+}
+
+// isTemplateScheme reports whether scheme may hold template mixins the
+// driver reports: the provider's os_tpl and resource_tpl schemes and the
+// users' saved-template schemes.
+func (e *Engine) isTemplateScheme(scheme string) bool {
+	if scheme == e.osScheme || scheme == e.rtScheme {
+		return true
+	}
+	rest, ok := strings.CutPrefix(scheme, e.scheme+"users/")
+	if !ok {
+		return false
+	}
+	u, ok := strings.CutSuffix(rest, "/os_tpl#")
+	return ok && u != "" && !strings.Contains(u, "/")
+}
+
+// driverName returns the driver's name of the saved template m.
+func (e *Engine) driverName(m *occi.Mixin) string {
+	if m.ID.Scheme == e.osScheme {
+		return m.ID.Term // saved by an earlier version
+	}
+	return SavedTemplateName(m.Owner, m.ID.Term)
+}
+
+// savedRecords returns the saved templates among mixins by driver name.
+func (e *Engine) savedRecords(mixins []*occi.Mixin) map[string]*occi.Mixin {
+	out := map[string]*occi.Mixin{}
+	for _, m := range mixins {
+		if e.isSavedTemplate(m) {
+			out[e.driverName(m)] = m
+		}
+	}
+	return out
+}
+
+// templateMixinID returns the mixin id and owner of a driver template:
+// the saved template recorded under its name; else, when the driver knows
+// who saved it, a template in that user's name space; else a provider
+// template.
+func (e *Engine) templateMixinID(t backend.Template, records map[string]*occi.Mixin) (occi.CategoryID, string) {
 	if t.Type == backend.ResourceTemplate {
+		return occi.CategoryID{Scheme: e.rtScheme, Term: t.Name}, ""
+	}
+	if r, ok := records[t.Name]; ok {
+		return r.ID, r.Owner
+	}
+	if t.Owner != "" {
+		term := savedTerm(t.Owner, t.Name)
+		if term == "" {
+			term = t.Name
+		}
+		return occi.CategoryID{Scheme: e.SavedTemplateScheme(t.Owner), Term: term}, t.Owner
+	}
+	return occi.CategoryID{Scheme: e.osScheme, Term: t.Name}, ""
+}
+
+// templateMixin turns a driver template into its mixin with the given id;
+// owner is the owner of a saved template ("" for a provider template).
+func (e *Engine) templateMixin(id occi.CategoryID, owner string, t backend.Template) *occi.Mixin {
+	t.Owner = owner
+	m := &occi.Mixin{ID: id, Title: t.Title, Applies: []occi.CategoryID{infra.Compute}, Owner: owner}
+	if m.Title == "" || m.Title == t.Name {
+		m.Title = id.Term
+	}
+	switch {
+	case t.Type == backend.ResourceTemplate:
 		m.Depends = []occi.CategoryID{infra.ResourceTemplate}
-		m.Location = "/resource_tpl/" + url.PathEscape(t.Name) + "/"
-	} else {
+		m.Location = "/resource_tpl/" + url.PathEscape(id.Term) + "/"
+	case id.Scheme == e.osScheme:
 		m.Depends = []occi.CategoryID{infra.OSTemplate}
-		m.Location = "/os_tpl/" + url.PathEscape(t.Name) + "/"
+		m.Location = "/os_tpl/" + url.PathEscape(id.Term) + "/"
+	default:
+		m.Depends = []occi.CategoryID{infra.OSTemplate}
+		m.Location = savedTemplatePrefix(owner) + url.PathEscape(id.Term) + "/"
 	}
 	defs, _ := e.model.Attributes(infra.Compute, nil)
 	for name, v := range t.Attributes {
@@ -111,25 +217,23 @@ func (e *Engine) syncTemplatesCached(ctx context.Context) error {
 
 // syncTemplates reads the driver's templates and makes the model's template
 // mixins match them. Saved templates recorded in the store stay (with state
-// error if the driver lost them). A saved template the driver lists without
-// an owner (a driver that keeps owners locally, seen from another occid
-// process) gets the owner the store recorded, so that it never passes for a
-// provider template.
+// error if the driver lost them). A driver template is matched to the saved
+// template recorded under its name (see SavedTemplateName), so that a saved
+// template the driver lists without an owner (a driver that keeps owners
+// locally, seen from another occid process) keeps its id and owner and never
+// passes for a provider template.
 func (e *Engine) syncTemplates(ctx context.Context) error {
 	tpls, err := e.drv.Templates(ctx)
 	if err != nil {
 		return e.driverErr(err, "listing templates")
 	}
-	owners := map[occi.CategoryID]string{}
+	known := e.model.Mixins()
 	if stored, err := e.store.ListMixins(ctx); err == nil {
-		for _, m := range stored {
-			if m.Owner != "" && m.ID.Scheme == e.osScheme {
-				owners[m.ID] = m.Owner
-			}
-		}
+		known = append(known, stored...)
 	} else {
 		e.log.Warn("engine: cannot read the owners of saved templates", "err", err)
 	}
+	records := e.savedRecords(known)
 	e.tplMu.Lock()
 	defer e.tplMu.Unlock()
 	seen := map[occi.CategoryID]backend.Template{}
@@ -138,17 +242,14 @@ func (e *Engine) syncTemplates(ctx context.Context) error {
 			e.log.Warn("engine: skipping a template whose name is not a valid term", "name", t.Name)
 			continue
 		}
-		id := e.templateMixinID(t)
-		if t.Owner == "" && t.Type == backend.OSTemplate {
-			t.Owner = owners[id]
-		}
+		id, owner := e.templateMixinID(t, records)
+		t.Owner = owner
 		seen[id] = t
-		m := e.templateMixin(t)
+		m := e.templateMixin(id, owner, t)
 		if old, ok := e.model.Mixin(id); ok {
-			if old.Owner != "" && t.Owner == "" {
-				m.Owner = old.Owner
-			}
-			if old.Title != "" && (t.Title == "" || t.Title == t.Name) {
+			if old.Owner != "" && old.Title != "" {
+				m.Title = old.Title // the name the owner gave
+			} else if old.Title != "" && (t.Title == "" || t.Title == t.Name) {
 				m.Title = old.Title
 			}
 			if mixinEqual(old, m) {
@@ -171,9 +272,11 @@ func (e *Engine) syncTemplates(ctx context.Context) error {
 			delete(e.provided, id)
 		}
 	}
-	// Stored (saved) templates the driver no longer lists.
+	// Stored (saved) templates the driver no longer lists (or does not
+	// list yet: recorded by a save in another process that is still
+	// asking the driver).
 	for _, m := range e.model.Mixins() {
-		if m.ID.Scheme != e.osScheme || m.Owner == "" {
+		if !e.isSavedTemplate(m) || e.pendingSaves[m.ID] {
 			continue
 		}
 		if _, ok := seen[m.ID]; ok {
@@ -243,9 +346,13 @@ func (e *Engine) templateBase(id occi.CategoryID) (occi.CategoryID, bool) {
 // templateName returns the driver's template name of a template mixin.
 func (e *Engine) templateName(id occi.CategoryID) string {
 	e.tplMu.Lock()
-	defer e.tplMu.Unlock()
-	if t, ok := e.templates[id]; ok {
+	t, ok := e.templates[id]
+	e.tplMu.Unlock()
+	if ok {
 		return t.Name
+	}
+	if m, saved := e.storedTemplate(id); saved && e.isSavedTemplate(m) {
+		return e.driverName(m)
 	}
 	return id.Term
 }
@@ -257,6 +364,9 @@ func (e *Engine) checkTemplateReady(ctx context.Context, id occi.CategoryID) err
 	}
 	e.tplMu.Lock()
 	t, ok := e.templates[id]
+	if e.pendingSaves[id] {
+		ok, t.State, t.Progress = true, backend.TemplateSaving, 0
+	}
 	e.tplMu.Unlock()
 	if !ok {
 		if _, saved := e.storedTemplate(id); saved {

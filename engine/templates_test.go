@@ -3,14 +3,19 @@ package engine_test
 import (
 	"context"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/occid/occi"
 	"github.com/occid/occi/backend"
 	"github.com/occid/occi/backend/simbackend"
 	"github.com/occid/occi/engine"
 	"github.com/occid/occi/infra"
+	"github.com/occid/occi/store"
 )
 
 var bobCtx = occi.WithIdentity(context.Background(), occi.Identity{User: "bob"})
@@ -69,6 +74,9 @@ func templateStateOf(t *testing.T, e *engine.Engine, id occi.CategoryID) string 
 	return ""
 }
 
+// image returns the driver's name of the saved template m.
+func image(m *occi.Mixin) string { return engine.SavedTemplateName(m.Owner, m.ID.Term) }
+
 func simHasTemplate(t *testing.T, d *simbackend.Driver, name string) bool {
 	t.Helper()
 	left, err := d.Leftovers(context.Background())
@@ -87,8 +95,8 @@ func TestDeleteSavedTemplate(t *testing.T) {
 		if discovered(t, f.eng, ctx, m.ID) == nil {
 			t.Errorf("a refused deletion removed %s from discovery", m.ID)
 		}
-		if !simHasTemplate(t, f.sim, m.ID.Term) {
-			t.Errorf("a refused deletion removed the image %s", m.ID.Term)
+		if !simHasTemplate(t, f.sim, image(m)) {
+			t.Errorf("a refused deletion removed the image %s", image(m))
 		}
 	})
 	eventually(t, "the template to be ready", func() bool { return templateStateOf(t, f.eng, m.ID) == backend.TemplateReady })
@@ -98,8 +106,8 @@ func TestDeleteSavedTemplate(t *testing.T) {
 
 	t.Run("another user's", func(t *testing.T) {
 		wantCode(t, f.eng.DeleteMixin(bobCtx, m.ID), occi.NotFound)
-		if !simHasTemplate(t, f.sim, m.ID.Term) {
-			t.Errorf("bob's attempt removed alice's image %s", m.ID.Term)
+		if !simHasTemplate(t, f.sim, image(m)) {
+			t.Errorf("bob's attempt removed alice's image %s", image(m))
 		}
 	})
 	t.Run("provider template", func(t *testing.T) {
@@ -116,13 +124,13 @@ func TestDeleteSavedTemplate(t *testing.T) {
 		}
 		_, err := f.eng.Resolve(ctx, m.Location)
 		wantCode(t, err, occi.NotFound)
-		if simHasTemplate(t, f.sim, m.ID.Term) {
-			t.Errorf("the backend still holds the image %s", m.ID.Term)
+		if simHasTemplate(t, f.sim, image(m)) {
+			t.Errorf("the backend still holds the image %s", image(m))
 		}
 		tpls, err := f.sim.Templates(ctx)
 		mustOK(t, err)
 		for _, tp := range tpls {
-			if tp.Name == m.ID.Term {
+			if tp.Name == image(m) {
 				t.Errorf("the backend still offers the template %s", tp.Name)
 			}
 		}
@@ -141,7 +149,7 @@ func TestDeleteSavedTemplate(t *testing.T) {
 	t.Run("image already gone in the backend", func(t *testing.T) {
 		lost := saveTemplate(t, f, src.Location, "lost")
 		eventually(t, "the template to be ready", func() bool { return templateStateOf(t, f.eng, lost.ID) == backend.TemplateReady })
-		mustOK(t, f.sim.DeleteTemplate(ctx, lost.ID.Term))
+		mustOK(t, f.sim.DeleteTemplate(ctx, image(lost)))
 		mustOK(t, f.eng.DeleteMixin(ctx, lost.ID))
 		if discovered(t, f.eng, ctx, lost.ID) != nil {
 			t.Errorf("%s is still in discovery after its deletion", lost.ID)
@@ -161,8 +169,8 @@ func TestDeleteSavedTemplateWithoutBackendSupport(t *testing.T) {
 	if discovered(t, f.eng, ctx, m.ID) == nil {
 		t.Errorf("%s left discovery although its deletion was refused", m.ID)
 	}
-	if !simHasTemplate(t, f.sim, m.ID.Term) {
-		t.Errorf("the image %s is gone although its deletion was refused", m.ID.Term)
+	if !simHasTemplate(t, f.sim, image(m)) {
+		t.Errorf("the image %s is gone although its deletion was refused", image(m))
 	}
 }
 
@@ -300,6 +308,10 @@ func (d ownerless) Templates(ctx context.Context) ([]backend.Template, error) {
 	return tpls, err
 }
 
+func (d ownerless) DeleteTemplate(ctx context.Context, name string) error {
+	return d.Driver.(backend.TemplateDeleter).DeleteTemplate(ctx, name)
+}
+
 func TestSavedTemplateOwnerFromStore(t *testing.T) {
 	f := newFixture(t, 0, nil, engine.Config{})
 	other, err := engine.New(engine.Config{Store: f.store, Driver: ownerless{f.sim}})
@@ -321,4 +333,316 @@ func TestSavedTemplateOwnerFromStore(t *testing.T) {
 	if got := discovered(t, other, ctx, m.ID); got == nil || got.Owner != "alice" {
 		t.Errorf("alice's saved template through the other engine: got %+v, want it owned by alice", got)
 	}
+}
+
+// saveAs saves the active compute at loc for the caller of c as name.
+func saveAs(t *testing.T, e *engine.Engine, c context.Context, loc, name string) *occi.Mixin {
+	t.Helper()
+	res, err := e.Invoke(c, loc, &occi.ActionInvocation{Action: infra.ActionSave, Attributes: occi.Attributes{"method": "hot", "name": name}})
+	mustOK(t, err)
+	if res.Mixin == nil {
+		t.Fatalf("save of %s returned no mixin", loc)
+	}
+	return res.Mixin
+}
+
+// TestSavedTemplatesPerUser checks that saved OS templates live in their
+// owner's name space: two users saving under one name both get that name,
+// neither can detect, use or delete the other's, and all of it survives a
+// restart and holds through a second process on the same store.
+func TestSavedTemplatesPerUser(t *testing.T) {
+	f := newFixture(t, 0, nil, engine.Config{ObserveInterval: -1})
+	p := providerOSTemplate(t, f.eng)
+	// Alice's compute boots twice and bob's once, so that the disks made
+	// from their images tell the images apart.
+	ac := f.compute(t, p)
+	f.start(t, ac.Location)
+	_, err := f.eng.Invoke(ctx, ac.Location, &occi.ActionInvocation{Action: infra.ActionStop})
+	mustOK(t, err)
+	f.start(t, ac.Location)
+	bc, err := f.eng.Create(bobCtx, "/compute/", &occi.Entity{Kind: infra.Compute, Mixins: []occi.CategoryID{p}})
+	mustOK(t, err)
+	_, err = f.eng.Invoke(bobCtx, bc.Location, &occi.ActionInvocation{Action: infra.ActionStart})
+	mustOK(t, err)
+	aBoots, _ := f.sim.Disk(ac.Location)
+	bBoots, _ := f.sim.Disk(bc.Location)
+	if aBoots == bBoots {
+		t.Fatalf("alice's and bob's computes both booted %d times; the test needs them to differ", aBoots)
+	}
+
+	am := saveAs(t, f.eng, ctx, ac.Location, "golden")
+	bm := saveAs(t, f.eng, bobCtx, bc.Location, "golden")
+	for _, tc := range []struct {
+		user string
+		m    *occi.Mixin
+	}{{"alice", am}, {"bob", bm}} {
+		want := &occi.Mixin{ID: occi.CategoryID{Scheme: engine.DefaultProviderScheme + "users/" + tc.user + "/os_tpl#", Term: "golden"},
+			Title: "golden", Depends: []occi.CategoryID{infra.OSTemplate}, Applies: []occi.CategoryID{infra.Compute},
+			Location: "/users/" + tc.user + "/os_tpl/golden/", Owner: tc.user}
+		got := occi.CloneMixin(tc.m)
+		got.Attributes = nil
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s's template saved as golden (-want +got):\n%s", tc.user, diff)
+		}
+	}
+	if image(am) == image(bm) {
+		t.Fatalf("alice's and bob's templates have one image %s", image(am))
+	}
+	for _, m := range []*occi.Mixin{am, bm} {
+		if !simHasTemplate(t, f.sim, image(m)) {
+			t.Errorf("the backend has no image %s for %s", image(m), m.ID)
+		}
+		eventually(t, m.ID.String()+" to be ready", func() bool {
+			c := ctx
+			if m.Owner == "bob" {
+				c = bobCtx
+			}
+			mm := discovered(t, f.eng, c, m.ID)
+			return mm != nil && slices.ContainsFunc(mm.Attributes, func(a occi.AttributeDef) bool {
+				return a.Name == engine.AttrTemplateState && a.Default == backend.TemplateReady
+			})
+		})
+	}
+
+	type user struct {
+		name  string
+		ctx   context.Context
+		mine  *occi.Mixin
+		other *occi.Mixin
+		boots int
+	}
+	users := []user{{"alice", ctx, am, bm, aBoots}, {"bob", bobCtx, bm, am, bBoots}}
+	// isolated checks what each user sees of both templates through e.
+	isolated := func(t *testing.T, e *engine.Engine) {
+		for _, u := range users {
+			t.Run(u.name, func(t *testing.T) {
+				if discovered(t, e, u.ctx, u.mine.ID) == nil {
+					t.Errorf("%s is not in its owner's discovery", u.mine.ID)
+				}
+				if discovered(t, e, u.ctx, u.other.ID) != nil {
+					t.Errorf("%s is in %s's discovery", u.other.ID, u.name)
+				}
+				_, err := e.Discover(u.ctx, []occi.CategoryID{u.other.ID})
+				wantCode(t, err, occi.NotFound)
+				got, err := e.Resolve(u.ctx, u.mine.Location)
+				mustOK(t, err)
+				if got.Type != occi.TargetMixinCollection || got.Category != u.mine.ID {
+					t.Errorf("Resolve(%s): got %+v, want the collection of %s", u.mine.Location, got, u.mine.ID)
+				}
+				_, err = e.Resolve(u.ctx, u.other.Location)
+				wantCode(t, err, occi.NotFound)
+				made, err := e.Create(u.ctx, "/compute/", &occi.Entity{Kind: infra.Compute, Mixins: []occi.CategoryID{u.mine.ID}})
+				mustOK(t, err)
+				if boots, _ := f.sim.Disk(made.Location); boots != u.boots {
+					t.Errorf("a compute from %s has a disk booted %d times, want %d (the image of %s's compute)", u.mine.ID, boots, u.boots, u.name)
+				}
+				members, err := e.List(u.ctx, occi.ListQuery{Collection: "/os_tpl/"})
+				mustOK(t, err)
+				if !slices.ContainsFunc(members, func(x *occi.Entity) bool { return x.Location == made.Location }) {
+					t.Errorf("the os_tpl collection lacks %s, made from %s", made.Location, u.mine.ID)
+				}
+				_, err = e.Create(u.ctx, "/compute/", &occi.Entity{Kind: infra.Compute, Mixins: []occi.CategoryID{u.other.ID}})
+				wantCode(t, err, occi.NotFound, u.other.ID.String())
+				wantCode(t, e.DeleteMixin(u.ctx, u.other.ID), occi.NotFound)
+			})
+		}
+	}
+	t.Run("isolated", func(t *testing.T) { isolated(t, f.eng) })
+
+	// A second process on the same store whose driver does not know who
+	// saved what finds both templates under their owners' ids.
+	replica, err := engine.New(engine.Config{Store: f.store, Driver: ownerless{f.sim}, ObserveInterval: -1})
+	mustOK(t, err)
+	t.Cleanup(func() { replica.Close() })
+	t.Run("isolated through a replica with an ownerless driver", func(t *testing.T) { isolated(t, replica) })
+
+	// A restart: a new engine on the same store and backend.
+	f.eng.Close()
+	restarted, err := engine.New(engine.Config{Store: f.store, Driver: f.sim, ObserveInterval: -1})
+	mustOK(t, err)
+	t.Cleanup(func() { restarted.Close() })
+	t.Run("isolated after a restart", func(t *testing.T) { isolated(t, restarted) })
+
+	t.Run("own names only make a term unique", func(t *testing.T) {
+		again := saveAs(t, restarted, ctx, ac.Location, "golden")
+		if again.ID.Term != "golden-2" {
+			t.Errorf("alice's second save as golden: got term %q, want golden-2", again.ID.Term)
+		}
+		carol := occi.WithIdentity(context.Background(), occi.Identity{User: "carol"})
+		cc, err := restarted.Create(carol, "/compute/", &occi.Entity{Kind: infra.Compute, Mixins: []occi.CategoryID{p}})
+		mustOK(t, err)
+		_, err = restarted.Invoke(carol, cc.Location, &occi.ActionInvocation{Action: infra.ActionStart})
+		mustOK(t, err)
+		if cm := saveAs(t, restarted, carol, cc.Location, "golden"); cm.ID.Term != "golden" {
+			t.Errorf("carol's first save as golden: got term %q, want golden", cm.ID.Term)
+		}
+	})
+	t.Run("independent deletion", func(t *testing.T) {
+		eventually(t, "alice's template to be deletable", func() bool { return restarted.DeleteMixin(ctx, am.ID) == nil })
+		if simHasTemplate(t, f.sim, image(am)) {
+			t.Errorf("the backend still holds alice's image %s", image(am))
+		}
+		if !simHasTemplate(t, f.sim, image(bm)) {
+			t.Errorf("deleting alice's template removed bob's image %s", image(bm))
+		}
+		for _, e := range []*engine.Engine{restarted, replica} {
+			if discovered(t, e, ctx, am.ID) != nil {
+				t.Errorf("alice's deleted %s is still in her discovery", am.ID)
+			}
+			if discovered(t, e, bobCtx, bm.ID) == nil {
+				t.Errorf("bob's %s left his discovery when alice deleted hers", bm.ID)
+			}
+			_, err := e.Create(bobCtx, "/compute/", &occi.Entity{Kind: infra.Compute, Mixins: []occi.CategoryID{bm.ID}})
+			mustOK(t, err)
+		}
+		mustOK(t, replica.DeleteMixin(bobCtx, bm.ID))
+		if simHasTemplate(t, f.sim, image(bm)) {
+			t.Errorf("the backend still holds bob's image %s", image(bm))
+		}
+		if discovered(t, restarted, bobCtx, bm.ID) != nil {
+			t.Errorf("bob's deleted %s is still in his discovery through the other process", bm.ID)
+		}
+	})
+}
+
+// TestSavedTemplateOfUnusualUser checks that a user name that is not a
+// path segment is escaped in the saved template's scheme and location, as
+// in the user's tags.
+func TestSavedTemplateOfUnusualUser(t *testing.T) {
+	f := newFixture(t, 0, nil, engine.Config{})
+	odd := occi.WithIdentity(context.Background(), occi.Identity{User: "dave/ops x"})
+	c, err := f.eng.Create(odd, "/compute/", &occi.Entity{Kind: infra.Compute, Mixins: []occi.CategoryID{providerOSTemplate(t, f.eng)}})
+	mustOK(t, err)
+	_, err = f.eng.Invoke(odd, c.Location, &occi.ActionInvocation{Action: infra.ActionStart})
+	mustOK(t, err)
+	m := saveAs(t, f.eng, odd, c.Location, "golden")
+	tag, err := f.eng.DefineMixin(odd, &occi.Mixin{ID: occi.CategoryID{Term: "t"}})
+	mustOK(t, err)
+	if want := strings.Replace(tag.ID.Scheme, "/tags#", "/os_tpl#", 1); m.ID.Scheme != want {
+		t.Errorf("scheme: got %s, want %s (as the user's tag scheme %s)", m.ID.Scheme, want, tag.ID.Scheme)
+	}
+	if want := strings.Replace(tag.Location, "/tags/t/", "/os_tpl/golden/", 1); m.Location != want {
+		t.Errorf("location: got %s, want %s (as the user's tag location %s)", m.Location, want, tag.Location)
+	}
+	got, err := f.eng.Resolve(odd, m.Location)
+	mustOK(t, err)
+	if got.Category != m.ID {
+		t.Errorf("Resolve(%s): got %+v, want the collection of %s", m.Location, got, m.ID)
+	}
+	eventually(t, "a compute from the template", func() bool {
+		_, err := f.eng.Create(odd, "/compute/", &occi.Entity{Kind: infra.Compute, Mixins: []occi.CategoryID{m.ID}})
+		return err == nil
+	})
+}
+
+// TestSavedTemplateFromEarlierVersion checks that a template saved by an
+// earlier version (in the provider's os_tpl scheme, the term being the
+// driver's name) keeps its id and stays its owner's only.
+func TestSavedTemplateFromEarlierVersion(t *testing.T) {
+	f := newFixture(t, 0, nil, engine.Config{})
+	c := f.compute(t, providerOSTemplate(t, f.eng))
+	f.start(t, c.Location)
+	g, err := f.eng.Get(ctx, c.Location)
+	mustOK(t, err)
+	_, err = f.sim.Save(ctx, backend.SaveRequest{Entity: g, Method: "hot", Name: "oldgolden", Title: "old golden"}, func(backend.Observation) {})
+	mustOK(t, err)
+	old := &occi.Mixin{ID: occi.CategoryID{Scheme: engine.DefaultProviderScheme + "os_tpl#", Term: "oldgolden"}, Title: "old golden",
+		Depends: []occi.CategoryID{infra.OSTemplate}, Applies: []occi.CategoryID{infra.Compute}, Location: "/os_tpl/oldgolden/", Owner: "alice"}
+	mustOK(t, f.store.Write(ctx, store.Mutation{PutMixin: old, Expect: store.AnyRevision}))
+	f.eng.Close()
+	e, err := engine.New(engine.Config{Store: f.store, Driver: ownerless{f.sim}})
+	mustOK(t, err)
+	t.Cleanup(func() { e.Close() })
+
+	got := discovered(t, e, ctx, old.ID)
+	if got == nil || got.Owner != "alice" || got.Location != old.Location {
+		t.Fatalf("alice's template of an earlier version: got %+v, want %s owned by alice at %s", got, old.ID, old.Location)
+	}
+	if discovered(t, e, bobCtx, old.ID) != nil {
+		t.Errorf("alice's template of an earlier version is in bob's discovery")
+	}
+	_, err = e.Create(bobCtx, "/compute/", &occi.Entity{Kind: infra.Compute, Mixins: []occi.CategoryID{old.ID}})
+	wantCode(t, err, occi.NotFound)
+	_, err = e.Create(ctx, "/compute/", &occi.Entity{Kind: infra.Compute, Mixins: []occi.CategoryID{old.ID}})
+	mustOK(t, err)
+	mustOK(t, e.DeleteMixin(ctx, old.ID))
+	if simHasTemplate(t, f.sim, "oldgolden") {
+		t.Errorf("the backend still holds the image oldgolden after its template was deleted")
+	}
+}
+
+// pausedSave is the sim whose Save, once the image exists, waits for
+// release before it returns, as a driver that reports a save in progress.
+type pausedSave struct {
+	backend.Driver
+	saved, release chan struct{}
+}
+
+func (d pausedSave) Save(ctx context.Context, req backend.SaveRequest, progress backend.ProgressFunc) (backend.Template, error) {
+	t, err := d.Driver.Save(ctx, req, progress)
+	d.saved <- struct{}{}
+	<-d.release
+	return t, err
+}
+
+// TestSavedTemplateRecordedBeforeTheDriverMakesIt checks that a template
+// being saved is never seen without its owner: through a second process
+// whose driver does not know owners, bob sees nothing of alice's template
+// while the driver is still making it, and a failed save leaves nothing.
+func TestSavedTemplateRecordedBeforeTheDriverMakesIt(t *testing.T) {
+	saved, release := make(chan struct{}), make(chan struct{})
+	f := newFixture(t, 0, func(d *simbackend.Driver) backend.Driver { return pausedSave{d, saved, release} }, engine.Config{})
+	unpause := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(unpause) // before the fixture's, should the test stop early
+	c := f.compute(t, providerOSTemplate(t, f.eng))
+	f.start(t, c.Location)
+
+	done := make(chan *occi.Mixin, 1)
+	go func() {
+		res, err := f.eng.Invoke(ctx, c.Location, &occi.ActionInvocation{Action: infra.ActionSave, Attributes: occi.Attributes{"method": "hot", "name": "golden"}})
+		if err != nil || res.Mixin == nil {
+			t.Errorf("save: got %v, want the new template", err)
+			done <- nil
+			return
+		}
+		done <- res.Mixin
+	}()
+	<-saved
+	// The other process reads the driver's templates while the save runs.
+	replica, err := engine.New(engine.Config{Store: f.store, Driver: ownerless{f.sim}})
+	mustOK(t, err)
+	t.Cleanup(func() { replica.Close() })
+	id := occi.CategoryID{Scheme: engine.DefaultProviderScheme + "users/alice/os_tpl#", Term: "golden"}
+	d, err := replica.Discover(bobCtx, nil)
+	mustOK(t, err)
+	for _, m := range d.Mixins {
+		if strings.Contains(m.ID.Term, "golden") {
+			t.Errorf("while alice's save runs, bob's discovery holds %s", m.ID)
+		}
+	}
+	if m := discovered(t, replica, ctx, id); m == nil || m.Owner != "alice" {
+		t.Errorf("while the save runs, alice's discovery through the other process: got %+v, want %s", m, id)
+	}
+	_, err = f.eng.Create(ctx, "/compute/", &occi.Entity{Kind: infra.Compute, Mixins: []occi.CategoryID{id}})
+	wantCode(t, err, occi.FailedPrecondition, "still being saved")
+	wantCode(t, f.eng.DeleteMixin(ctx, id), occi.FailedPrecondition, "still being saved")
+	unpause()
+	if m := <-done; m != nil && m.ID != id {
+		t.Errorf("saved template: got %s, want %s", m.ID, id)
+	}
+
+	t.Run("failed save", func(t *testing.T) {
+		f := newFixture(t, 0, nil, engine.Config{})
+		c := f.compute(t, providerOSTemplate(t, f.eng))
+		f.start(t, c.Location)
+		f.sim.FailNext("save", occi.Errorf(occi.Unavailable, "image store down"))
+		_, err := f.eng.Invoke(ctx, c.Location, &occi.ActionInvocation{Action: infra.ActionSave, Attributes: occi.Attributes{"method": "hot", "name": "golden"}})
+		wantCode(t, err, occi.Unavailable)
+		if discovered(t, f.eng, ctx, id) != nil {
+			t.Errorf("%s is in discovery after its save failed", id)
+		}
+		if m := saveAs(t, f.eng, ctx, c.Location, "golden"); m.ID != id {
+			t.Errorf("save after a failed one: got %s, want %s", m.ID, id)
+		}
+	})
 }

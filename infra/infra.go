@@ -108,7 +108,7 @@ type IntRange struct{ Min, Max int64 }
 // Ranges gives the allowed range of integer attributes that have one.
 var Ranges = map[string]IntRange{
 	AttrNetworkVLAN:  {0, 4095},
-	AttrComputeCores: {1, 1 << 20},
+	AttrComputeCores: {1, 4096},
 	AttrComputeShare: {0, 1 << 30},
 }
 

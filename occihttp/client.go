@@ -177,6 +177,9 @@ func (c *Client) do(ctx context.Context, method, path string, q *query, enc func
 		if rev, ok := occi.ExpectedRevision(ctx); ok {
 			req.Header.Set("If-Match", `"`+strconv.FormatInt(rev, 10)+`"`)
 		}
+		if method == http.MethodPut && occi.MustNotExist(ctx) {
+			req.Header.Set("If-None-Match", "*")
+		}
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

@@ -245,6 +245,8 @@ type call struct {
 	Path     string
 	Arg      any
 	Revision int64 // the expected revision in ctx, 0 if none
+	// MustNotExist is whether ctx asks a Put to create only.
+	MustNotExist bool
 }
 
 // fakeService is a tiny OCCI service: one kind (/compute/), one mixin
@@ -269,7 +271,7 @@ func newFakeService() *fakeService {
 
 func (f *fakeService) record(ctx context.Context, op, path string, arg any) error {
 	rev, _ := occi.ExpectedRevision(ctx)
-	f.calls = append(f.calls, call{Op: op, Path: path, Arg: arg, Revision: rev})
+	f.calls = append(f.calls, call{Op: op, Path: path, Arg: arg, Revision: rev, MustNotExist: occi.MustNotExist(ctx)})
 	if path == "/panic" || path == "/compute/panic" {
 		panic("fake service told to panic")
 	}
@@ -380,6 +382,9 @@ func (f *fakeService) Put(ctx context.Context, location string, e *occi.Entity) 
 		return nil, false, err
 	}
 	old, exists := f.entities[location]
+	if exists && occi.MustNotExist(ctx) {
+		return nil, false, occi.Errorf(occi.PreconditionFailed, "%s exists", location)
+	}
 	c := e.Clone()
 	c.Location = location
 	c.Revision = 1

@@ -45,11 +45,11 @@ func parseQuery(raw string) (*query, error) {
 		k, v, _ := strings.Cut(part, "=")
 		name, err := url.QueryUnescape(k)
 		if err != nil {
-			return nil, occi.Errorf(occi.InvalidArgument, "query parameter %q: bad escape", k)
+			return nil, occi.Errorf(occi.InvalidArgument, "query parameter %q: bad escape", clip(k))
 		}
 		val, err := url.QueryUnescape(v)
 		if err != nil {
-			return nil, occi.Errorf(occi.InvalidArgument, "query parameter %q: bad escape in value %q", name, v)
+			return nil, occi.Errorf(occi.InvalidArgument, "query parameter %q: bad escape in value %q", clip(name), clip(v))
 		}
 		q.names = append(q.names, name)
 		switch {
@@ -58,16 +58,22 @@ func parseQuery(raw string) (*query, error) {
 				return nil, occi.Errorf(occi.InvalidArgument, "query parameter action given twice")
 			}
 			if !occi.ValidTerm(val) {
-				return nil, occi.Errorf(occi.InvalidArgument, "query parameter action=%q is not a valid action term", val)
+				return nil, occi.Errorf(occi.InvalidArgument, "query parameter action=%q is not a valid action term", clip(val))
 			}
 			q.action, q.hasAction = val, true
 		case name == paramPage:
+			if q.page > 0 {
+				return nil, occi.Errorf(occi.InvalidArgument, "query parameter page given twice")
+			}
 			n, err := positive(name, val)
 			if err != nil {
 				return nil, err
 			}
 			q.page = n
 		case name == paramNumber:
+			if q.number > 0 {
+				return nil, occi.Errorf(occi.InvalidArgument, "query parameter number given twice")
+			}
 			n, err := positive(name, val)
 			if err != nil {
 				return nil, err
@@ -85,10 +91,13 @@ func parseQuery(raw string) (*query, error) {
 			if q.attrs == nil {
 				q.attrs = occi.Attributes{}
 			}
+			if _, dup := q.attrs[name]; dup {
+				return nil, occi.Errorf(occi.InvalidArgument, "query parameter %q given twice (an attribute filter takes one value)", clip(name))
+			}
 			q.attrs[name] = typedValue(val)
 		default:
 			return nil, occi.Errorf(occi.InvalidArgument,
-				"unknown query parameter %q; this server understands action, page, number, category and attribute names such as occi.compute.state", name)
+				"unknown query parameter %q; this server understands action, page, number, category and attribute names such as occi.compute.state", clip(name))
 		}
 	}
 	return q, nil
@@ -97,7 +106,7 @@ func parseQuery(raw string) (*query, error) {
 func positive(name, val string) (int, error) {
 	n, err := strconv.Atoi(val)
 	if err != nil || n < 1 {
-		return 0, occi.Errorf(occi.InvalidArgument, "query parameter %s=%q: want a whole number of at least 1", name, val)
+		return 0, occi.Errorf(occi.InvalidArgument, "query parameter %s=%q: want a whole number of at least 1", name, clip(val))
 	}
 	return n, nil
 }

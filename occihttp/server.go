@@ -19,7 +19,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -44,8 +46,14 @@ type Negotiator interface {
 
 // Default limits of Options.
 const (
-	DefaultMaxBody = 1 << 20 // bytes of a request body
+	DefaultMaxBody     = 1 << 20 // bytes of a request body
+	DefaultMaxInFlight = 256     // OCCI requests served at once
 )
+
+// StatusClientClosedRequest is the status logged and counted (never sent)
+// for a request whose client went away before the answer was ready, as
+// nginx logs it.
+const StatusClientClosedRequest = 499
 
 // Options configure a Server. Negotiator is required.
 type Options struct {
@@ -66,6 +74,12 @@ type Options struct {
 	// MaxBody is the largest request body in bytes; larger ones answer 413.
 	// 0 means DefaultMaxBody.
 	MaxBody int64
+	// MaxInFlight bounds the OCCI requests served at once; a request
+	// beyond it answers 503 with Retry-After at once instead of queueing
+	// (the operator paths /healthz, /readyz and /metrics are never
+	// refused). 0 means DefaultMaxInFlight; a negative value means no
+	// bound.
+	MaxInFlight int
 	// Logger receives one line per request; nil discards.
 	Logger *slog.Logger
 	// Registry receives the HTTP metrics and is what /metrics serves. Nil
@@ -91,6 +105,8 @@ type Server struct {
 	acceptHdr  string
 	publicBase string
 	metrics    *metrics
+	discovery  renderCache   // renderings of the query interface, see DiscoveryVersioner
+	slots      chan struct{} // one per OCCI request in flight; nil: no bound
 }
 
 // NewServer returns a Server that serves svc with opt. It panics if
@@ -104,6 +120,13 @@ func NewServer(svc occi.Service, opt Options) *Server {
 	}
 	if opt.MaxBody <= 0 {
 		opt.MaxBody = DefaultMaxBody
+	}
+	if opt.MaxInFlight == 0 {
+		opt.MaxInFlight = DefaultMaxInFlight
+	}
+	var slots chan struct{}
+	if opt.MaxInFlight > 0 {
+		slots = make(chan struct{}, opt.MaxInFlight)
 	}
 	log := opt.Logger
 	if log == nil {
@@ -120,6 +143,7 @@ func NewServer(svc occi.Service, opt Options) *Server {
 		acceptHdr:  strings.Join(opt.Negotiator.Offered(), ", "),
 		publicBase: strings.TrimRight(opt.PublicURL, "/"),
 		metrics:    newMetrics(opt.Registry),
+		slots:      slots,
 	}
 }
 
@@ -154,12 +178,17 @@ type exchange struct {
 	id    string
 	route string
 	base  string
-	codec render.Codec // the response codec; nil until negotiated
-	allow []string     // methods allowed on the path, for a 405
-	body  []byte
-	read  bool
+	codec render.Codec    // the response codec; nil until negotiated
+	scope context.Context // the context of Resolve, see RequestScoper
+	// mediaType is the response Content-Type's media type: the codec's, or
+	// the alias of it the client asked for by name.
+	mediaType string
+	allow     []string // methods allowed on the path, for a 405
+	body      []byte
+	read      bool
 
 	errMsg string // client message of a failure, for the log
+	shed   bool   // refused by the in-flight bound (logged at WARN, not ERROR)
 	cause  string // internal cause of a 500, for the log
 }
 
@@ -213,6 +242,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	x.base = s.base(r)
+	if s.slots != nil {
+		select {
+		case s.slots <- struct{}{}:
+			defer func() { <-s.slots }()
+		default:
+			x.shed = true
+			x.w.Header().Set("Retry-After", "1")
+			x.failStatus(http.StatusServiceUnavailable, occi.Unavailable, fmt.Sprintf(
+				"the server is serving its limit of %d requests; retry in a second", cap(s.slots)))
+			return
+		}
+	}
 	x.serveOCCI()
 }
 
@@ -221,6 +262,13 @@ func (s *Server) finish(x *exchange, d time.Duration) {
 	status := x.w.status
 	if status == 0 {
 		status = http.StatusOK
+	}
+	gone := status >= 500 && errors.Is(x.r.Context().Err(), context.Canceled) && !strings.HasPrefix(x.cause, "panic")
+	if gone {
+		// The client went away (its request context is cancelled) and the
+		// service gave up with it: not a server failure.
+		status = StatusClientClosedRequest
+		x.errMsg, x.cause = "client closed request", ""
 	}
 	method := methodLabel(x.r.Method)
 	s.metrics.requests.WithLabelValues(method, x.route, strconv.Itoa(status)).Inc()
@@ -243,7 +291,10 @@ func (s *Server) finish(x *exchange, d time.Duration) {
 		attrs = append(attrs, slog.String("cause", x.cause))
 	}
 	level := slog.LevelInfo
-	if status >= 500 {
+	switch {
+	case x.shed:
+		level = slog.LevelWarn
+	case status >= 500:
 		level = slog.LevelError
 	}
 	s.log.LogAttrs(context.Background(), level, "request", attrs...)
@@ -309,8 +360,9 @@ func (x *exchange) allowed(methods ...string) bool {
 		}
 	}
 	x.allow = methods
-	x.errMsg = "method " + x.r.Method + " is not allowed here"
+	x.errMsg = "method " + clip(x.r.Method) + " is not allowed here"
 	x.w.Header().Set("Allow", strings.Join(methods, ", "))
+	x.w.Header()["X-OCCI-Error"] = []string{headerSafe(x.errMsg)}
 	x.send(http.StatusMethodNotAllowed, http.Header{"Content-Type": {"text/plain; charset=utf-8"}},
 		[]byte(x.errMsg+"\n"))
 	return false
@@ -321,23 +373,32 @@ func (x *exchange) serveOCCI() {
 	s, r := x.s, x.r
 	if v, ok := tooNewOCCI(r.Header.Get("User-Agent")); ok {
 		x.fail(occi.Errorf(occi.Unimplemented,
-			"this server implements OCCI/1.2 (and serves 1.1 clients); the User-Agent announces OCCI/%s", v))
+			"this server implements OCCI/1.2 (and serves 1.1 clients); the User-Agent announces OCCI/%s", clip(v)))
 		return
 	}
-	c, err := s.opt.Negotiator.ForResponse(r.Header.Get("Accept"))
+	accept := strings.Join(r.Header.Values("Accept"), ", ")
+	if err := countRanges("Accept", accept); err != nil {
+		x.fail(err)
+		return
+	}
+	c, mt, err := x.negotiate(accept)
 	if err != nil {
-		x.failStatus(http.StatusNotAcceptable, occi.InvalidArgument, fmt.Sprintf(
+		x.failNamed(http.StatusNotAcceptable, "NotAcceptable", occi.InvalidArgument, fmt.Sprintf(
 			"none of the media types in Accept %q can be produced; this server offers %s",
-			r.Header.Get("Accept"), s.acceptHdr))
+			clip(accept), s.acceptHdr))
 		return
 	}
-	x.codec = c
+	x.codec, x.mediaType = c, mt
 	q, err := parseQuery(r.URL.RawQuery)
 	if err != nil {
 		x.fail(err)
 		return
 	}
-	t, err := s.svc.Resolve(x.ctx, r.URL.Path)
+	x.scope = x.ctx
+	if sc, ok := s.svc.(RequestScoper); ok && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		x.scope = sc.WithRequestScope(x.ctx)
+	}
+	t, err := s.svc.Resolve(x.scope, r.URL.Path)
 	if err != nil && occi.ErrorCode(err) == occi.NotFound && r.Method == http.MethodPut && !q.hasAction &&
 		!strings.HasSuffix(r.URL.Path, "/") {
 		// PUT creates an entity at a location the client chose: the
@@ -377,9 +438,49 @@ func (x *exchange) serveOCCI() {
 		x.route, x.allow = routeUnbound, allowUnbound
 		x.serveUnbound(t, q)
 	default:
-		x.fail(occi.Errorf(occi.NotFound, "nothing at %s", r.URL.Path))
+		x.fail(occi.Errorf(occi.NotFound, "nothing at %s", clip(r.URL.Path)))
 	}
 }
+
+// typedNegotiator is a Negotiator that also names the media type a
+// response carries (*render.Negotiator is one): an alias the client asked
+// for by name is answered under that name.
+type typedNegotiator interface {
+	ForResponseType(accept string) (render.Codec, string, error)
+}
+
+// negotiate picks the response codec and media type for accept.
+func (x *exchange) negotiate(accept string) (render.Codec, string, error) {
+	if tn, ok := x.s.opt.Negotiator.(typedNegotiator); ok {
+		return tn.ForResponseType(accept)
+	}
+	c, err := x.s.opt.Negotiator.ForResponse(accept)
+	if err != nil {
+		return nil, "", err
+	}
+	return c, c.MediaType(), nil
+}
+
+// countRanges refuses a header (Accept, Content-Type) listing more media
+// types than the negotiator reads, rather than ignore the rest.
+func countRanges(name, v string) error {
+	if render.CountRanges(v) > render.MaxAcceptRanges {
+		return occi.Errorf(occi.InvalidArgument, "the %s header lists more than %d media types; send fewer",
+			name, render.MaxAcceptRanges)
+	}
+	return nil
+}
+
+// maxEcho is how many bytes of client text (a header value, a path, a
+// parameter) an error message quotes; longer text is cut and marked "…".
+const maxEcho = 200
+
+// clip shortens client text quoted in an error message to maxEcho bytes.
+func clip(s string) string { return render.Truncate(s, maxEcho) }
+
+// maxMessage caps a whole error message (X-OCCI-Error and the body), so
+// that no message of any layer echoes a large input in full.
+const maxMessage = 1000
 
 // targetNames are the values of the Occid-Target response header.
 var targetNames = map[occi.TargetType]string{
@@ -391,39 +492,48 @@ var targetNames = map[occi.TargetType]string{
 }
 
 // tooNewOCCI reports the OCCI version a User-Agent announces when it is
-// above 1.2.
+// above 1.2. The product token OCCI matches in any case; its version is
+// <major>[.<minor>[anything]] in decimal digits of any length (so
+// OCCI/99999999999999999999.0 is too new). A token whose version does not
+// start with digits (OCCI/x.y) announces no version and is ignored.
 func tooNewOCCI(ua string) (string, bool) {
 	for _, f := range strings.Fields(ua) {
-		v, ok := strings.CutPrefix(f, "OCCI/")
-		if !ok {
+		if len(f) < len("OCCI/") || !strings.EqualFold(f[:len("OCCI/")], "OCCI/") {
 			continue
 		}
+		v := f[len("OCCI/"):]
 		majS, minS, _ := strings.Cut(v, ".")
-		maj, err := strconv.Atoi(majS)
-		if err != nil {
+		if majS == "" || !allDigits(majS) {
 			continue
 		}
-		minor := 0
-		if minS != "" {
-			digits := minS
-			if i := strings.IndexFunc(minS, func(r rune) bool { return r < '0' || r > '9' }); i >= 0 {
-				digits = minS[:i]
-			}
-			if minor, err = strconv.Atoi(digits); err != nil {
-				continue
-			}
-		}
-		if maj > 1 || (maj == 1 && minor > 2) {
+		minS = minS[:len(minS)-len(strings.TrimLeft(minS, "0123456789"))]
+		if cmpDecimal(majS, "1") > 0 || (cmpDecimal(majS, "1") == 0 && minS != "" && cmpDecimal(minS, "2") > 0) {
 			return v, true
 		}
 	}
 	return "", false
 }
 
+func allDigits(s string) bool {
+	return strings.TrimLeft(s, "0123456789") == ""
+}
+
+// cmpDecimal compares two non-negative decimal numbers of any length.
+func cmpDecimal(a, b string) int {
+	a, b = strings.TrimLeft(a, "0"), strings.TrimLeft(b, "0")
+	if len(a) != len(b) {
+		if len(a) < len(b) {
+			return -1
+		}
+		return 1
+	}
+	return strings.Compare(a, b)
+}
+
 // methodNotAllowed fails with 405; x.allow names what is allowed.
 func (x *exchange) methodNotAllowed(what string) {
 	x.fail(occi.Errorf(occi.MethodNotAllowed, "%s does not take %s; allowed: %s",
-		what, x.r.Method, strings.Join(x.allow, ", ")))
+		what, clip(x.r.Method), strings.Join(x.allow, ", ")))
 }
 
 // ---- the query interface ----
@@ -446,6 +556,10 @@ func (x *exchange) serveQuery(q *query) {
 		}
 		if len(attrs) > 0 {
 			x.fail(occi.Errorf(occi.InvalidArgument, "the query interface filters by category only, not by attribute"))
+			return
+		}
+		if len(cats) == 0 {
+			x.replyDiscovery()
 			return
 		}
 		d, err := x.s.svc.Discover(x.ctx, cats)
@@ -471,6 +585,30 @@ func (x *exchange) serveQuery(q *query) {
 		}
 		if len(ms) == 0 {
 			x.fail(occi.Errorf(occi.InvalidArgument, "the request holds no mixin definition"))
+			return
+		}
+		batch, isBatch := x.s.svc.(occi.BatchService)
+		if x.r.Method == http.MethodDelete && isBatch {
+			ids := make([]occi.CategoryID, len(ms))
+			for i, m := range ms {
+				ids[i] = m.ID
+			}
+			if err := batch.DeleteMixins(x.ctx, ids); err != nil {
+				x.fail(err)
+				return
+			}
+			x.replyEmpty()
+			return
+		}
+		if x.r.Method == http.MethodPost && isBatch {
+			defined, err := batch.DefineMixins(x.ctx, ms)
+			if err != nil {
+				x.fail(err)
+				return
+			}
+			x.reply(http.StatusOK, nil, func(w *render.Writer) error {
+				return x.codec.EncodeDiscovery(w, &occi.Discovery{Mixins: defined})
+			})
 			return
 		}
 		if x.r.Method == http.MethodDelete {
@@ -552,6 +690,16 @@ func (x *exchange) serveMixin(t occi.Target, q *query) {
 			x.fail(err)
 			return
 		}
+		if x.r.Method == http.MethodPut && x.emptyInput() && x.r.Header.Get("Content-Type") == "" {
+			// PUT replaces the whole membership: a request that carries
+			// nothing at all is far more likely a mistake than a wish to
+			// empty the collection, so that wish must be explicit.
+			x.fail(occi.Errorf(occi.InvalidArgument,
+				"PUT replaces the members of %s and needs the new list; the request has no body and no Content-Type. "+
+					"To remove every member, send an empty body with Content-Type text/uri-list or text/plain, "+
+					`or {"resources":[]} as application/occi+json (DELETE without a body does the same)`, t.Path))
+			return
+		}
 		var locs []string
 		if !x.emptyInput() {
 			if locs, err = c.DecodeLocations(rd); err != nil {
@@ -611,9 +759,11 @@ func (x *exchange) list(t occi.Target, q *query) {
 		x.fail(err)
 		return
 	}
-	es, err := x.s.svc.List(x.ctx, occi.ListQuery{
-		Collection: t.Path, Categories: cats, Attributes: attrs, Page: q.page, Number: q.number,
-	})
+	lq := occi.ListQuery{Collection: t.Path, Categories: cats, Attributes: attrs, Page: q.page, Number: q.number}
+	if x.listLocations(lq) {
+		return
+	}
+	es, err := x.s.svc.List(x.ctx, lq)
 	if err != nil {
 		x.fail(err)
 		return
@@ -639,6 +789,16 @@ func (x *exchange) create(t occi.Target) {
 		return
 	}
 	created := make([]*occi.Entity, 0, len(es))
+	if batch, ok := x.s.svc.(occi.BatchService); ok {
+		// All or nothing in the service, within its per-request limit.
+		out, err := batch.CreateAll(x.ctx, t.Path, es)
+		if err != nil {
+			x.fail(err)
+			return
+		}
+		created = out
+		es = nil
+	}
 	for i, e := range es {
 		out, err := x.s.svc.Create(x.ctx, t.Path, e)
 		if err != nil {
@@ -698,6 +858,21 @@ func (x *exchange) serveEntity(t occi.Target, q *query) {
 		return
 	}
 	if x.r.Method != http.MethodGet && x.r.Method != http.MethodHead {
+		if v := x.r.Header.Get("If-None-Match"); v != "" && !q.hasAction {
+			if strings.TrimSpace(v) != "*" {
+				x.fail(occi.Errorf(occi.InvalidArgument,
+					"If-None-Match %q: on a write this server understands only *, which makes a PUT create and never replace", clip(v)))
+				return
+			}
+			if _, err := x.s.svc.Get(x.ctx, t.Path); err == nil {
+				x.fail(occi.Errorf(occi.PreconditionFailed, "If-None-Match: * but an entity exists at %s", t.Path))
+				return
+			} else if occi.ErrorCode(err) != occi.NotFound {
+				x.fail(err)
+				return
+			}
+			x.ctx = occi.WithMustNotExist(x.ctx)
+		}
 		if v := x.r.Header.Get("If-Match"); v != "" {
 			rev, ok, err := parseIfMatch(v)
 			if err != nil {
@@ -712,7 +887,7 @@ func (x *exchange) serveEntity(t occi.Target, q *query) {
 	svc := x.s.svc
 	switch x.r.Method {
 	case http.MethodGet, http.MethodHead:
-		e, err := svc.Get(x.ctx, t.Path)
+		e, err := svc.Get(x.scope, t.Path)
 		if err != nil {
 			x.fail(err)
 			return
@@ -829,7 +1004,7 @@ func (x *exchange) action(q *query, scope func() (occi.CategoryID, []occi.Catego
 	if !inv.Action.IsZero() {
 		if inv.Action.Term != q.action {
 			return nil, occi.Errorf(occi.InvalidArgument,
-				"the body invokes action %q but the URL names action=%s", inv.Action.String(), q.action)
+				"the body invokes action %q but the URL names action=%s", clip(inv.Action.String()), clip(q.action))
 		}
 		return inv, nil
 	}
@@ -853,7 +1028,7 @@ func (x *exchange) action(q *query, scope func() (occi.CategoryID, []occi.Catego
 	}
 	switch len(found) {
 	case 0:
-		return nil, occi.Errorf(occi.InvalidArgument, "no action %q is defined here", q.action)
+		return nil, occi.Errorf(occi.InvalidArgument, "no action %q is defined here", clip(q.action))
 	case 1:
 		inv.Action = found[0]
 		return inv, nil
@@ -867,7 +1042,8 @@ func (x *exchange) action(q *query, scope func() (occi.CategoryID, []occi.Catego
 // ---- input ----
 
 // input reads the request body and returns the codec for its Content-Type
-// (the default codec when there is none) and a Reader over it.
+// (the default codec, text/plain, when there is none) and a Reader over it.
+// See requestCodec for Content-Type lists and text/occi.
 func (x *exchange) input() (render.Codec, *render.Reader, error) {
 	if err := x.readBody(); err != nil {
 		return nil, nil, err
@@ -881,14 +1057,54 @@ func (x *exchange) input() (render.Codec, *render.Reader, error) {
 		}
 	} else {
 		var err error
-		if c, err = x.s.opt.Negotiator.ForRequest(ct); err != nil {
-			return nil, nil, &statusError{
-				status: http.StatusUnsupportedMediaType, code: occi.InvalidArgument,
-				msg: fmt.Sprintf("request Content-Type %q is not supported; this server reads %s", ct, x.s.acceptHdr),
-			}
+		if c, err = x.requestCodec("request", ct, len(bytes.TrimSpace(x.body)) > 0); err != nil {
+			return nil, nil, err
+		}
+	}
+	if strings.EqualFold(c.MediaType(), headersType) {
+		if b := bytes.TrimSpace(x.body); len(b) > 0 && !bytes.Equal(b, []byte("OK")) {
+			return nil, nil, occi.Errorf(occi.InvalidArgument,
+				"a text/occi request carries its rendering in Category, Link, X-OCCI-Attribute and X-OCCI-Location headers, "+
+					"and its body is empty or OK; send the body as text/plain instead")
 		}
 	}
 	return c, &render.Reader{Header: x.r.Header, Body: x.body, Base: x.base}, nil
+}
+
+// headersType is the media type whose rendering travels in headers.
+const headersType = "text/occi"
+
+// requestCodec picks the codec that reads a request whose Content-Type is
+// ct (what names "request" or "filter" in the message). A Content-Type
+// listing several types (rOCCI sends "text/plain,text/occi") is read by its
+// first supported type, except that a request with a body is never read as
+// text/occi when another listed type is supported: its body would be
+// ignored.
+func (x *exchange) requestCodec(what, ct string, hasBody bool) (render.Codec, error) {
+	if err := countRanges("Content-Type", ct); err != nil {
+		return nil, err
+	}
+	unsupported := &statusError{
+		status: http.StatusUnsupportedMediaType, code: occi.InvalidArgument, name: "UnsupportedMediaType",
+		msg: fmt.Sprintf("%s Content-Type %q is not supported; this server reads %s", what, clip(ct), x.s.acceptHdr),
+	}
+	parts := render.SplitOutsideQuotes(ct, ',', render.MaxAcceptRanges)
+	if len(parts) > 1 && hasBody {
+		for _, p := range parts {
+			mt, _, _ := strings.Cut(p, ";")
+			if strings.EqualFold(strings.TrimSpace(mt), headersType) {
+				continue
+			}
+			if c, err := x.s.opt.Negotiator.ForRequest(p); err == nil {
+				return c, nil
+			}
+		}
+	}
+	c, err := x.s.opt.Negotiator.ForRequest(ct)
+	if err != nil {
+		return nil, unsupported
+	}
+	return c, nil
 }
 
 // emptyInput reports whether the request carries no rendering at all: no
@@ -925,6 +1141,15 @@ func (x *exchange) readBody() error {
 		if errors.As(err, &mbe) {
 			return tooLarge(max)
 		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return &statusError{status: http.StatusRequestTimeout, code: occi.InvalidArgument, name: "RequestTimeout",
+				msg: "the request body did not arrive in time (the server's read timeout); send it at once"}
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return &statusError{status: http.StatusRequestTimeout, code: occi.InvalidArgument, name: "RequestTimeout",
+				msg: "the request body did not arrive in time (the server's read timeout); send it at once"}
+		}
 		return occi.Wrap(err, occi.InvalidArgument, "could not read the request body")
 	}
 	x.body = b
@@ -943,16 +1168,23 @@ func (x *exchange) filter(q *query) ([]occi.CategoryID, occi.Attributes, error) 
 	h := x.r.Header
 	hasBody := x.r.ContentLength > 0 || (x.r.ContentLength < 0 && x.r.Body != nil && x.r.Body != http.NoBody)
 	if len(h.Values("Category")) > 0 || len(h.Values("X-Occi-Attribute")) > 0 || hasBody {
-		ct := h.Get("Content-Type")
-		if ct == "" {
-			ct = "text/occi" // the rendering that travels in headers
-		}
-		c, err := x.s.opt.Negotiator.ForRequest(ct)
-		if err != nil {
-			return nil, nil, &statusError{status: http.StatusUnsupportedMediaType, code: occi.InvalidArgument,
-				msg: fmt.Sprintf("filter Content-Type %q is not supported; this server reads %s", ct, x.s.acceptHdr)}
-		}
 		if err := x.readBody(); err != nil {
+			return nil, nil, err
+		}
+		body := len(bytes.TrimSpace(x.body)) > 0
+		ct := h.Get("Content-Type")
+		var c render.Codec
+		var err error
+		switch {
+		case ct == "" && body:
+			// A body without Content-Type is read as the default, text/plain.
+			c, err = x.s.opt.Negotiator.ForRequest("")
+		case ct == "":
+			c, err = x.requestCodec("filter", headersType, false) // the rendering that travels in headers
+		default:
+			c, err = x.requestCodec("filter", ct, body)
+		}
+		if err != nil {
 			return nil, nil, err
 		}
 		hc, ha, err := c.DecodeFilter(&render.Reader{Header: h, Body: x.body, Base: x.base})
@@ -1012,12 +1244,13 @@ func byTerm(d *occi.Discovery, term string) (occi.CategoryID, error) {
 	}
 	switch len(found) {
 	case 0:
-		return occi.CategoryID{}, occi.Errorf(occi.NotFound, "query parameter category=%s: no kind or mixin has that term", term)
+		return occi.CategoryID{}, occi.Errorf(occi.InvalidArgument,
+			"query parameter category=%q: no kind or mixin has that term; give a term or a type identifier (scheme#term) this server defines", clip(term))
 	case 1:
 		return found[0], nil
 	default:
 		return occi.CategoryID{}, occi.Errorf(occi.InvalidArgument,
-			"query parameter category=%s is ambiguous (%s, %s); give the full type identifier", term, found[0], found[1])
+			"query parameter category=%q is ambiguous (%s, %s); give the full type identifier", clip(term), found[0], found[1])
 	}
 }
 
@@ -1025,7 +1258,7 @@ func (x *exchange) noParams(q *query) bool {
 	if len(q.names) == 0 {
 		return true
 	}
-	x.fail(occi.Errorf(occi.InvalidArgument, "%s on a collection takes no query parameters (got %s)", x.r.Method, q.names[0]))
+	x.fail(occi.Errorf(occi.InvalidArgument, "%s on a collection takes no query parameters (got %q)", x.r.Method, clip(q.names[0])))
 	return false
 }
 
@@ -1040,7 +1273,7 @@ func parseIfMatch(v string) (int64, bool, error) {
 	s = strings.TrimSuffix(strings.TrimPrefix(s, `"`), `"`)
 	rev, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || rev < 1 {
-		return 0, false, occi.Errorf(occi.InvalidArgument, "If-Match %q: want one entity tag this server sent, such as \"3\"", v)
+		return 0, false, occi.Errorf(occi.InvalidArgument, "If-Match %q: want one entity tag this server sent, such as \"3\"", clip(v))
 	}
 	return rev, true, nil
 }
@@ -1091,6 +1324,7 @@ func (x *exchange) reply(status int, extra http.Header, enc func(*render.Writer)
 		x.fail(err)
 		return
 	}
+	setMediaType(h, x.mediaType)
 	mergeHeader(h, extra)
 	x.send(status, h, buf.Bytes())
 }
@@ -1120,11 +1354,30 @@ func mergeHeader(dst, src http.Header) {
 	}
 }
 
+// setMediaType replaces the media type of h's Content-Type by mt (an alias
+// of the codec's type the client asked for), keeping its parameters.
+func setMediaType(h http.Header, mt string) {
+	if mt == "" {
+		return
+	}
+	ct := h.Get("Content-Type")
+	cur, params, _ := strings.Cut(ct, ";")
+	if strings.EqualFold(strings.TrimSpace(cur), mt) {
+		return
+	}
+	if params != "" {
+		mt += ";" + params
+	}
+	h.Set("Content-Type", mt)
+}
+
 // statusError is a failure whose HTTP status is not one of the code table
-// (406, 415).
+// (406, 408, 415): name is its Occid-Error-Code (NotAcceptable,
+// RequestTimeout, UnsupportedMediaType), code what a client's occi.Code is.
 type statusError struct {
 	status int
 	code   occi.Code
+	name   string
 	msg    string
 }
 
@@ -1136,7 +1389,7 @@ func (e *statusError) Error() string { return e.msg }
 func (x *exchange) fail(err error) {
 	var se *statusError
 	if errors.As(err, &se) {
-		x.failStatus(se.status, se.code, se.msg)
+		x.failNamed(se.status, se.name, se.code, se.msg)
 		return
 	}
 	code := occi.ErrorCode(err)
@@ -1147,10 +1400,21 @@ func (x *exchange) fail(err error) {
 }
 
 func (x *exchange) failStatus(status int, code occi.Code, msg string) {
+	x.failNamed(status, "", code, msg)
+}
+
+// failNamed answers an error with status; name, when not empty, is sent as
+// Occid-Error-Code instead of code's name (for the statuses outside the
+// code table). The message is capped at maxMessage bytes.
+func (x *exchange) failNamed(status int, name string, code occi.Code, msg string) {
+	msg = render.Truncate(msg, maxMessage)
+	if name == "" {
+		name = code.String()
+	}
 	x.errMsg = msg
 	h := http.Header{}
 	h["X-OCCI-Error"] = []string{headerSafe(msg)} // spelled as GFD.223 and the text rendering spell it
-	h.Set("Occid-Error-Code", code.String())
+	h.Set("Occid-Error-Code", name)
 	if status == http.StatusMethodNotAllowed {
 		h.Set("Allow", strings.Join(x.allow, ", "))
 	}
@@ -1177,6 +1441,9 @@ func (x *exchange) failStatus(status int, code occi.Code, msg string) {
 		if err := c.EncodeError(&render.Writer{Header: rh, Body: &buf, Base: x.base}, code, msg); err != nil {
 			continue
 		}
+		if c == x.codec {
+			setMediaType(rh, x.mediaType)
+		}
 		mergeHeader(rh, h)
 		x.send(status, rh, buf.Bytes())
 		return
@@ -1199,7 +1466,7 @@ func headerSafe(msg string) string {
 func prefixError(err error, where string) error {
 	var se *statusError
 	if errors.As(err, &se) {
-		return &statusError{status: se.status, code: se.code, msg: where + ": " + se.msg}
+		return &statusError{status: se.status, code: se.code, name: se.name, msg: where + ": " + se.msg}
 	}
 	return &occi.Error{Code: occi.ErrorCode(err), Message: where + ": " + occi.ErrorMessage(err), Err: err}
 }

@@ -99,7 +99,7 @@ func TestServerProtocol(t *testing.T) {
 			wantCall: &call{Op: "Discover", Path: "/-/", Arg: []occi.CategoryID{kindCompute}}},
 		{name: "GET /-/ category from headers", method: "GET", target: "/-/", hdr: header("Category", mixinTag.String(), "Content-Type", fakeType),
 			wantStatus: 200, wantCall: &call{Op: "Discover", Path: "/-/", Arg: []occi.CategoryID{mixinTag}}},
-		{name: "GET /-/ unknown term", method: "GET", target: "/-/?category=nope", wantStatus: 404},
+		{name: "GET /-/ unknown term", method: "GET", target: "/-/?category=nope", wantStatus: 400},
 		{name: "GET /-/ malformed category", method: "GET", target: "/-/?category=http://x%23", wantStatus: 400},
 		{name: "GET /-/ paginated", method: "GET", target: "/-/?page=1", wantStatus: 400},
 		{name: "PUT /-/", method: "PUT", target: "/-/", wantStatus: 405, wantHeader: map[string]string{"Allow": "GET, HEAD, POST, DELETE"}},

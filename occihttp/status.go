@@ -25,6 +25,13 @@ var statusOf = map[occi.Code]int{
 	occi.Unavailable:        http.StatusServiceUnavailable,
 }
 
+// Beside the table, the Server answers three statuses that no occi.Code
+// maps to, each with its own Occid-Error-Code name (a client reads them as
+// InvalidArgument): 406 NotAcceptable (no acceptable response type), 415
+// UnsupportedMediaType (request Content-Type not supported) and 408
+// RequestTimeout (the request body did not arrive within the server's read
+// timeout; not in OCCI's minimum set, plain HTTP).
+
 // Status returns the HTTP status that answers an error with code c:
 // InvalidArgument 400, Unauthenticated 401, PermissionDenied 403, NotFound
 // 404, MethodNotAllowed 405, AlreadyExists, Conflict and FailedPrecondition

@@ -3,7 +3,6 @@ package occitest
 import (
 	"slices"
 	"strings"
-	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -37,12 +36,12 @@ func findAction(d *occi.Discovery, id occi.CategoryID) *occi.Action {
 	return nil
 }
 
-func testDiscovery(t *testing.T, h *harness) {
+func testDiscovery(t T, h *harness) {
 	svc := h.svc(t)
 	ctx := alice()
 	d := must(svc.Discover(ctx, nil))(t)
 
-	t.Run("kinds and parents", func(t *testing.T) {
+	run(t, "kinds and parents", func(t T) {
 		for _, tc := range []struct {
 			kind, parent occi.CategoryID
 			location     string
@@ -56,7 +55,7 @@ func testDiscovery(t *testing.T, h *harness) {
 			{kNetIface, occi.LinkKind, "/networkinterface/"},
 			{kStorLink, occi.LinkKind, "/storagelink/"},
 		} {
-			t.Run(tc.kind.Term, func(t *testing.T) {
+			run(t, tc.kind.Term, func(t T) {
 				k := findKind(d, tc.kind)
 				if k == nil {
 					t.Fatalf("kind %s not in discovery", tc.kind)
@@ -70,7 +69,7 @@ func testDiscovery(t *testing.T, h *harness) {
 			})
 		}
 	})
-	t.Run("attribute definitions", func(t *testing.T) {
+	run(t, "attribute definitions", func(t T) {
 		for _, tc := range []struct {
 			kind     occi.CategoryID
 			name     string
@@ -119,7 +118,7 @@ func testDiscovery(t *testing.T, h *harness) {
 			}
 		}
 	})
-	t.Run("kind actions exist", func(t *testing.T) {
+	run(t, "kind actions exist", func(t T) {
 		for _, tc := range []struct {
 			kind    occi.CategoryID
 			actions []occi.CategoryID
@@ -139,7 +138,7 @@ func testDiscovery(t *testing.T, h *harness) {
 			}
 		}
 	})
-	t.Run("action parameters", func(t *testing.T) {
+	run(t, "action parameters", func(t T) {
 		for _, tc := range []struct {
 			action occi.CategoryID
 			param  string
@@ -169,7 +168,7 @@ func testDiscovery(t *testing.T, h *harness) {
 			}
 		}
 	})
-	t.Run("infrastructure mixins", func(t *testing.T) {
+	run(t, "infrastructure mixins", func(t T) {
 		for _, tc := range []struct {
 			id      occi.CategoryID
 			applies occi.CategoryID
@@ -190,7 +189,7 @@ func testDiscovery(t *testing.T, h *harness) {
 			}
 		}
 	})
-	t.Run("templates", func(t *testing.T) {
+	run(t, "templates", func(t T) {
 		os, res := h.templates(t, svc, ctx)
 		for _, m := range append(os, res...) {
 			if !appliesTo(m, kCompute) {
@@ -204,7 +203,7 @@ func testDiscovery(t *testing.T, h *harness) {
 			}
 		}
 	})
-	t.Run("filter", func(t *testing.T) {
+	run(t, "filter", func(t T) {
 		f := must(svc.Discover(ctx, []occi.CategoryID{kNetwork}))(t)
 		var got []string
 		for _, k := range f.Kinds {
@@ -230,7 +229,7 @@ func testDiscovery(t *testing.T, h *harness) {
 	})
 }
 
-func testResolve(t *testing.T, h *harness) {
+func testResolve(t T, h *harness) {
 	svc := h.svc(t)
 	ctx := alice()
 	c := mkCompute(t, svc, ctx)
@@ -250,7 +249,7 @@ func testResolve(t *testing.T, h *harness) {
 		{"/", occi.Target{Type: occi.TargetUnbound, Path: "/"}},
 		{"/users/", occi.Target{Type: occi.TargetUnbound, Path: "/users/"}},
 	} {
-		t.Run(tc.path, func(t *testing.T) {
+		run(t, tc.path, func(t T) {
 			got := must(svc.Resolve(ctx, tc.path))(t)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("Resolve(%q) (-want +got):\n%s", tc.path, diff)
@@ -258,12 +257,12 @@ func testResolve(t *testing.T, h *harness) {
 		})
 	}
 	for _, p := range []string{"/nothing/", "/nothing", "/compute/nope", "/compute/nope/", "/users/nobody/"} {
-		t.Run("missing "+p, func(t *testing.T) {
+		run(t, "missing "+p, func(t T) {
 			_, err := svc.Resolve(ctx, p)
 			wantCode(t, err, occi.NotFound)
 		})
 	}
-	t.Run("invisible to others", func(t *testing.T) {
+	run(t, "invisible to others", func(t T) {
 		_, err := svc.Resolve(bob(), c.Location)
 		wantCode(t, err, occi.NotFound)
 		_, err = svc.Resolve(bob(), tag.Location)
@@ -271,12 +270,12 @@ func testResolve(t *testing.T, h *harness) {
 	})
 }
 
-func testCreate(t *testing.T, h *harness) {
+func testCreate(t T, h *harness) {
 	svc := h.svc(t)
 	ctx := alice()
 	os, _ := h.templates(t, svc, ctx)
 
-	t.Run("compute defaults", func(t *testing.T) {
+	run(t, "compute defaults", func(t T) {
 		c := mkCompute(t, svc, ctx)
 		if !strings.HasPrefix(c.Location, "/compute/") {
 			t.Errorf("location: got %q, want it under /compute/", c.Location)
@@ -298,7 +297,7 @@ func testCreate(t *testing.T, h *harness) {
 			t.Errorf("Get: got %s at %s, want %s at %s", got.ID, got.Location, c.ID, c.Location)
 		}
 	})
-	t.Run("initial states", func(t *testing.T) {
+	run(t, "initial states", func(t T) {
 		for _, tc := range []struct {
 			e     *occi.Entity
 			coll  string
@@ -313,13 +312,13 @@ func testCreate(t *testing.T, h *harness) {
 			}
 		}
 	})
-	t.Run("title and summary", func(t *testing.T) {
+	run(t, "title and summary", func(t T) {
 		c := must(svc.Create(ctx, "/compute/", &occi.Entity{Kind: kCompute, Title: "web 1", Summary: "front end"}))(t)
 		if c.Title != "web 1" || c.Summary != "front end" {
 			t.Errorf("got title %q summary %q, want %q and %q", c.Title, c.Summary, "web 1", "front end")
 		}
 	})
-	t.Run("core resource", func(t *testing.T) {
+	run(t, "core resource", func(t T) {
 		r := must(svc.Create(ctx, "/resource/", &occi.Entity{Kind: occi.ResourceKind, Title: "plain"}))(t)
 		if !strings.HasPrefix(r.Location, "/resource/") {
 			t.Errorf("location: got %q, want it under /resource/", r.Location)
@@ -351,12 +350,12 @@ func testCreate(t *testing.T, h *harness) {
 		{"source on a resource", "/compute/", &occi.Entity{Kind: kCompute, Target: "http://example.com/"}, occi.InvalidArgument, []string{"source"}},
 		{"bad id", "/compute/", &occi.Entity{Kind: kCompute, ID: "a b"}, occi.InvalidArgument, []string{"a b"}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
+		run(t, tc.name, func(t T) {
 			_, err := svc.Create(ctx, tc.coll, tc.e)
 			wantCode(t, err, tc.code, tc.mentions...)
 		})
 	}
-	t.Run("required mixin attributes given", func(t *testing.T) {
+	run(t, "required mixin attributes given", func(t T) {
 		c := must(svc.Create(ctx, "/compute/", &occi.Entity{Kind: kCompute, Mixins: []occi.CategoryID{mSSHKey, mUserData},
 			Attributes: occi.Attributes{"occi.credentials.ssh.publickey": "ssh-ed25519 AAAAC3 alice", "occi.compute.userdata": "#cloud-config\n"}}))(t)
 		wantAttr(t, c, "occi.credentials.ssh.publickey", "ssh-ed25519 AAAAC3 alice")
@@ -364,7 +363,7 @@ func testCreate(t *testing.T, h *harness) {
 			t.Errorf("mixins: got %v, want ssh_key and user_data", c.Mixins)
 		}
 	})
-	t.Run("client id on create", func(t *testing.T) {
+	run(t, "client id on create", func(t T) {
 		c := must(svc.Create(ctx, "/compute/", &occi.Entity{Kind: kCompute, ID: "urn:uuid:6f1f3d2e-6c4b-4d7e-9a59-1c1b5d9f0a11"}))(t)
 		if c.Location != "/compute/6f1f3d2e-6c4b-4d7e-9a59-1c1b5d9f0a11" {
 			t.Errorf("location: got %q, want /compute/6f1f3d2e-6c4b-4d7e-9a59-1c1b5d9f0a11", c.Location)
@@ -374,7 +373,7 @@ func testCreate(t *testing.T, h *harness) {
 	})
 }
 
-func testValues(t *testing.T, h *harness) {
+func testValues(t T, h *harness) {
 	svc := h.svc(t)
 	ctx := alice()
 	for _, tc := range []struct {
@@ -408,7 +407,7 @@ func testValues(t *testing.T, h *harness) {
 		{name: "storage size string", coll: "/storage/", kind: kStorage, attrs: occi.Attributes{"occi.storage.size": "2.5"}, check: map[string]float64{"occi.storage.size": 2.5}},
 		{name: "null is unset", coll: "/compute/", kind: kCompute, attrs: occi.Attributes{"occi.compute.hostname": nil}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
+		run(t, tc.name, func(t T) {
 			e, err := svc.Create(ctx, tc.coll, &occi.Entity{Kind: tc.kind, Mixins: tc.mix, Attributes: tc.attrs})
 			if tc.code != occi.OK {
 				wantCode(t, err, tc.code, tc.names)
@@ -422,14 +421,14 @@ func testValues(t *testing.T, h *harness) {
 	}
 }
 
-func testTemplates(t *testing.T, h *harness) {
+func testTemplates(t T, h *harness) {
 	svc := h.svc(t)
 	ctx := alice()
 	os, res := h.templates(t, svc, ctx)
 	small, large := res[0], res[1]
 	cores, hasCores := resTplValue(small, "occi.compute.cores")
 
-	t.Run("resource template defaults", func(t *testing.T) {
+	run(t, "resource template defaults", func(t T) {
 		c := mkCompute(t, svc, ctx, os[0].ID, small.ID)
 		if !c.HasMixin(small.ID) || !c.HasMixin(os[0].ID) {
 			t.Fatalf("mixins: got %v, want %s and %s", c.Mixins, os[0].ID, small.ID)
@@ -438,7 +437,7 @@ func testTemplates(t *testing.T, h *harness) {
 			wantNum(t, c, "occi.compute.cores", cores)
 		}
 	})
-	t.Run("resource template overrides client size", func(t *testing.T) {
+	run(t, "resource template overrides client size", func(t T) {
 		if !hasCores {
 			t.Skip("the resource template does not advertise occi.compute.cores")
 		}
@@ -446,11 +445,11 @@ func testTemplates(t *testing.T, h *harness) {
 			Attributes: occi.Attributes{"occi.compute.cores": int64(cores + 7)}}))(t)
 		wantNum(t, c, "occi.compute.cores", cores)
 	})
-	t.Run("two resource templates", func(t *testing.T) {
+	run(t, "two resource templates", func(t T) {
 		_, err := svc.Create(ctx, "/compute/", compute(small.ID, large.ID))
 		wantCode(t, err, occi.InvalidArgument, small.ID.String())
 	})
-	t.Run("depends followed", func(t *testing.T) {
+	run(t, "depends followed", func(t T) {
 		c := mkCompute(t, svc, ctx, os[0].ID)
 		got := must(svc.List(ctx, occi.ListQuery{Collection: "/os_tpl/"}))(t)
 		if !slices.Contains(locations(got), c.Location) {
@@ -462,7 +461,7 @@ func testTemplates(t *testing.T, h *harness) {
 			t.Errorf("computes filtered by os_tpl: got %v, want %s and not %s", locations(got), c.Location, plain.Location)
 		}
 	})
-	t.Run("resource template replacement", func(t *testing.T) {
+	run(t, "resource template replacement", func(t T) {
 		c := mkCompute(t, svc, ctx, small.ID)
 		u := must(svc.Update(ctx, c.Location, &occi.Entity{Mixins: []occi.CategoryID{large.ID}}))(t)
 		if u.HasMixin(small.ID) || !u.HasMixin(large.ID) {
@@ -472,7 +471,7 @@ func testTemplates(t *testing.T, h *harness) {
 			wantNum(t, u, "occi.compute.cores", lc)
 		}
 	})
-	t.Run("os template replacement", func(t *testing.T) {
+	run(t, "os template replacement", func(t T) {
 		c := mkCompute(t, svc, ctx, os[0].ID)
 		u, err := svc.Update(ctx, c.Location, &occi.Entity{Mixins: []occi.CategoryID{os[1].ID}})
 		switch occi.ErrorCode(err) {
@@ -490,18 +489,18 @@ func testTemplates(t *testing.T, h *harness) {
 			t.Fatalf("replacing the OS template: got %v, want success or Unimplemented", err)
 		}
 	})
-	t.Run("second os template in one update", func(t *testing.T) {
+	run(t, "second os template in one update", func(t T) {
 		c := mkCompute(t, svc, ctx)
 		_, err := svc.Update(ctx, c.Location, &occi.Entity{Mixins: []occi.CategoryID{os[0].ID, os[1].ID}})
 		wantCode(t, err, occi.InvalidArgument)
 	})
 }
 
-func testPutCreate(t *testing.T, h *harness) {
+func testPutCreate(t T, h *harness) {
 	svc := h.svc(t)
 	ctx := alice()
 	for _, seg := range []string{"my-vm", "my.vm", "vm_1", "a~b", "x:y@z", "v1.2.3"} {
-		t.Run("create "+seg, func(t *testing.T) {
+		run(t, "create "+seg, func(t T) {
 			loc := "/compute/" + seg
 			e, created, err := svc.Put(ctx, loc, &occi.Entity{Kind: kCompute, Title: seg})
 			ok(t, err)
@@ -522,7 +521,7 @@ func testPutCreate(t *testing.T, h *harness) {
 			}
 		})
 	}
-	t.Run("uuid id", func(t *testing.T) {
+	run(t, "uuid id", func(t T) {
 		e, _, err := svc.Put(ctx, "/network/0d3c8f9e-1b0c-4a8e-8c1e-7b1d9c2f3a4b", &occi.Entity{Kind: kNetwork, ID: "urn:uuid:0d3c8f9e-1b0c-4a8e-8c1e-7b1d9c2f3a4b"})
 		ok(t, err)
 		if e.ID != "urn:uuid:0d3c8f9e-1b0c-4a8e-8c1e-7b1d9c2f3a4b" {
@@ -547,19 +546,19 @@ func testPutCreate(t *testing.T, h *harness) {
 		{"no kind", "/compute/n2", &occi.Entity{}, occi.InvalidArgument},
 		{"id mismatch", "/compute/n3", &occi.Entity{Kind: kCompute, ID: "n4"}, occi.InvalidArgument},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
+		run(t, tc.name, func(t T) {
 			_, _, err := svc.Put(ctx, tc.loc, tc.e)
 			wantCode(t, err, tc.code)
 		})
 	}
 }
 
-func testUpdate(t *testing.T, h *harness) {
+func testUpdate(t T, h *harness) {
 	svc := h.svc(t)
 	ctx := alice()
 	c := must(svc.Create(ctx, "/compute/", &occi.Entity{Kind: kCompute, Title: "one", Attributes: occi.Attributes{"occi.compute.hostname": "one.example", "occi.compute.cores": int64(1)}}))(t)
 
-	t.Run("merge attributes", func(t *testing.T) {
+	run(t, "merge attributes", func(t T) {
 		u := must(svc.Update(ctx, c.Location, &occi.Entity{Attributes: occi.Attributes{"occi.compute.cores": int64(2)}}))(t)
 		wantNum(t, u, "occi.compute.cores", 2)
 		wantAttr(t, u, "occi.compute.hostname", "one.example")
@@ -567,24 +566,24 @@ func testUpdate(t *testing.T, h *harness) {
 			t.Errorf("title: got %q, want it kept as %q", u.Title, "one")
 		}
 	})
-	t.Run("title", func(t *testing.T) {
+	run(t, "title", func(t T) {
 		u := must(svc.Update(ctx, c.Location, &occi.Entity{Title: "two"}))(t)
 		if u.Title != "two" {
 			t.Errorf("title: got %q, want two", u.Title)
 		}
 	})
-	t.Run("unset with null", func(t *testing.T) {
+	run(t, "unset with null", func(t T) {
 		n := must(svc.Create(ctx, "/network/", &occi.Entity{Kind: kNetwork, Attributes: occi.Attributes{"occi.network.label": "dmz", "occi.network.vlan": int64(7)}}))(t)
 		u := must(svc.Update(ctx, n.Location, &occi.Entity{Attributes: occi.Attributes{"occi.network.label": nil}}))(t)
 		wantAttr(t, u, "occi.network.label", nil)
 		wantNum(t, u, "occi.network.vlan", 7)
 	})
-	t.Run("same state is no change", func(t *testing.T) {
+	run(t, "same state is no change", func(t T) {
 		cur := must(svc.Get(ctx, c.Location))(t)
 		_, err := svc.Update(ctx, c.Location, &occi.Entity{Attributes: occi.Attributes{"occi.compute.state": state(cur)}})
 		ok(t, err)
 	})
-	t.Run("add a mixin", func(t *testing.T) {
+	run(t, "add a mixin", func(t T) {
 		u := must(svc.Update(ctx, c.Location, &occi.Entity{Mixins: []occi.CategoryID{mSSHKey}, Attributes: occi.Attributes{"occi.credentials.ssh.publickey": "ssh-ed25519 AAAA"}}))(t)
 		if !u.HasMixin(mSSHKey) {
 			t.Errorf("mixins: got %v, want ssh_key", u.Mixins)
@@ -604,7 +603,7 @@ func testUpdate(t *testing.T, h *harness) {
 		{"required attribute removed", &occi.Entity{Attributes: occi.Attributes{"occi.credentials.ssh.publickey": nil}}, occi.InvalidArgument, []string{"occi.credentials.ssh.publickey"}},
 		{"add user data later", &occi.Entity{Mixins: []occi.CategoryID{mUserData}, Attributes: occi.Attributes{"occi.compute.userdata": "x"}}, occi.PermissionDenied, []string{"user_data"}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
+		run(t, tc.name, func(t T) {
 			before := must(svc.Get(ctx, c.Location))(t)
 			_, err := svc.Update(ctx, c.Location, tc.patch)
 			wantCode(t, err, tc.code, tc.mentions...)
@@ -614,7 +613,7 @@ func testUpdate(t *testing.T, h *harness) {
 			}
 		})
 	}
-	t.Run("user data is immutable", func(t *testing.T) {
+	run(t, "user data is immutable", func(t T) {
 		u := must(svc.Create(ctx, "/compute/", &occi.Entity{Kind: kCompute, Mixins: []occi.CategoryID{mUserData}, Attributes: occi.Attributes{"occi.compute.userdata": "#!/bin/sh\necho hi\n"}}))(t)
 		_, err := svc.Update(ctx, u.Location, &occi.Entity{Attributes: occi.Attributes{"occi.compute.userdata": "#!/bin/sh\necho bye\n"}})
 		wantCode(t, err, occi.PermissionDenied, "occi.compute.userdata")
@@ -627,13 +626,13 @@ func testUpdate(t *testing.T, h *harness) {
 		g := must(svc.Get(ctx, u.Location))(t)
 		wantAttr(t, g, "occi.compute.userdata", "#!/bin/sh\necho hi\n")
 	})
-	t.Run("missing entity", func(t *testing.T) {
+	run(t, "missing entity", func(t T) {
 		_, err := svc.Update(ctx, "/compute/none", &occi.Entity{Title: "x"})
 		wantCode(t, err, occi.NotFound, "/compute/none")
 	})
 }
 
-func testReplace(t *testing.T, h *harness) {
+func testReplace(t T, h *harness) {
 	svc := h.svc(t)
 	ctx := alice()
 	n := mkNetwork(t, svc, ctx)
@@ -661,7 +660,7 @@ func testReplace(t *testing.T, h *harness) {
 	_, _, err = svc.Put(ctx, c.Location, &occi.Entity{Kind: kCompute, Attributes: occi.Attributes{"occi.compute.state": "active"}})
 	wantCode(t, err, occi.PermissionDenied, "occi.compute.state")
 
-	t.Run("mixins not given are removed with their attributes", func(t *testing.T) {
+	run(t, "mixins not given are removed with their attributes", func(t T) {
 		k := must(svc.Create(ctx, "/compute/", &occi.Entity{Kind: kCompute, Mixins: []occi.CategoryID{mSSHKey}, Attributes: occi.Attributes{"occi.credentials.ssh.publickey": "ssh-ed25519 AAAA"}}))(t)
 		r, _, err := svc.Put(ctx, k.Location, &occi.Entity{Kind: kCompute})
 		ok(t, err)
@@ -670,7 +669,7 @@ func testReplace(t *testing.T, h *harness) {
 		}
 		wantAttr(t, r, "occi.credentials.ssh.publickey", nil)
 	})
-	t.Run("attributes not given are removed", func(t *testing.T) {
+	run(t, "attributes not given are removed", func(t T) {
 		n2 := must(svc.Create(ctx, "/network/", &occi.Entity{Kind: kNetwork, Title: "net", Attributes: occi.Attributes{"occi.network.label": "dmz", "occi.network.vlan": int64(7)}}))(t)
 		r, _, err := svc.Put(ctx, n2.Location, &occi.Entity{Kind: kNetwork, Attributes: occi.Attributes{"occi.network.vlan": int64(8)}})
 		ok(t, err)
@@ -682,13 +681,13 @@ func testReplace(t *testing.T, h *harness) {
 	})
 }
 
-func testLinks(t *testing.T, h *harness) {
+func testLinks(t T, h *harness) {
 	svc := h.svc(t)
 	ctx := alice()
 	n := mkNetwork(t, svc, ctx)
 	s := mkStorage(t, svc, ctx, 1)
 
-	t.Run("inline", func(t *testing.T) {
+	run(t, "inline", func(t T) {
 		c := must(svc.Create(ctx, "/compute/", &occi.Entity{Kind: kCompute, Links: []*occi.Entity{
 			{Kind: kNetIface, Target: n.Location, Mixins: []occi.CategoryID{mIPIface}},
 			{Kind: kStorLink, Target: s.Location, Attributes: occi.Attributes{"occi.storagelink.mountpoint": "/data"}},
@@ -734,7 +733,7 @@ func testLinks(t *testing.T, h *harness) {
 			wantCode(t, err, occi.NotFound)
 		}
 	})
-	t.Run("inline failure creates nothing", func(t *testing.T) {
+	run(t, "inline failure creates nothing", func(t T) {
 		before := must(svc.List(ctx, occi.ListQuery{Collection: "/compute/"}))(t)
 		_, err := svc.Create(ctx, "/compute/", &occi.Entity{Kind: kCompute, Links: []*occi.Entity{
 			{Kind: kNetIface, Target: n.Location}, {Kind: kNetIface, Target: "/network/missing"}}})
@@ -748,7 +747,7 @@ func testLinks(t *testing.T, h *harness) {
 			t.Errorf("network interfaces after a failed create: got %v, want none", locations(links))
 		}
 	})
-	t.Run("direct", func(t *testing.T) {
+	run(t, "direct", func(t T) {
 		c := mkCompute(t, svc, ctx)
 		l := must(svc.Create(ctx, "/storagelink/", &occi.Entity{Kind: kStorLink, Source: c.Location, Target: s.Location}))(t)
 		if l.Source != c.Location || l.Target != s.Location || l.TargetKind != kStorage {
@@ -764,14 +763,14 @@ func testLinks(t *testing.T, h *harness) {
 			t.Errorf("a deleted link is still listed on its source")
 		}
 	})
-	t.Run("link by update", func(t *testing.T) {
+	run(t, "link by update", func(t T) {
 		c := mkCompute(t, svc, ctx)
 		u := must(svc.Update(ctx, c.Location, &occi.Entity{Links: []*occi.Entity{{Kind: kNetIface, Target: n.Location}}}))(t)
 		if len(u.Links) != 1 {
 			t.Errorf("links after update: got %d, want 1", len(u.Links))
 		}
 	})
-	t.Run("core link to any uri", func(t *testing.T) {
+	run(t, "core link to any uri", func(t T) {
 		r := must(svc.Create(ctx, "/resource/", &occi.Entity{Kind: occi.ResourceKind}))(t)
 		l := must(svc.Create(ctx, "/link/", &occi.Entity{Kind: occi.LinkKind, Source: r.Location, Target: "https://example.org/things/1"}))(t)
 		if l.Target != "https://example.org/things/1" {
@@ -801,22 +800,36 @@ func testLinks(t *testing.T, h *harness) {
 		{"inline link with other source", "/compute/", &occi.Entity{Kind: kCompute, Links: []*occi.Entity{{Kind: kNetIface, Source: c.Location, Target: n.Location}}}, occi.InvalidArgument},
 		{"inline resource kind", "/compute/", &occi.Entity{Kind: kCompute, Links: []*occi.Entity{{Kind: kStorage, Target: n.Location}}}, occi.InvalidArgument},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
+		run(t, tc.name, func(t T) {
 			_, err := svc.Create(ctx, tc.coll, tc.e)
 			wantCode(t, err, tc.code)
 		})
 	}
-	t.Run("source and target are fixed", func(t *testing.T) {
+	run(t, "source and target are fixed", func(t T) {
 		l := must(svc.Create(ctx, "/networkinterface/", &occi.Entity{Kind: kNetIface, Source: c.Location, Target: n.Location}))(t)
 		n2 := mkNetwork(t, svc, ctx)
 		_, err := svc.Update(ctx, l.Location, &occi.Entity{Target: n2.Location})
 		wantCode(t, err, occi.PermissionDenied, "occi.core.target")
 	})
-	t.Run("deleting a target deletes its links", func(t *testing.T) {
+	run(t, "deleting a linked-to target is refused until the links go", func(t T) {
 		n3 := mkNetwork(t, svc, ctx)
 		l := must(svc.Create(ctx, "/networkinterface/", &occi.Entity{Kind: kNetIface, Source: c.Location, Target: n3.Location}))(t)
+		wantCode(t, svc.Delete(ctx, n3.Location), occi.FailedPrecondition, l.Location)
+		wantCode(t, svc.DeleteAll(ctx, "/network/"), occi.FailedPrecondition, "delete those links first")
+		must(svc.Get(ctx, n3.Location))(t)
+		must(svc.Get(ctx, l.Location))(t)
+		ok(t, svc.Delete(ctx, l.Location))
 		ok(t, svc.Delete(ctx, n3.Location))
+		_, err := svc.Get(ctx, n3.Location)
+		wantCode(t, err, occi.NotFound)
+	})
+	run(t, "deleting a source deletes its own links", func(t T) {
+		c2 := mkCompute(t, svc, ctx)
+		n4 := mkNetwork(t, svc, ctx)
+		l := must(svc.Create(ctx, "/networkinterface/", &occi.Entity{Kind: kNetIface, Source: c2.Location, Target: n4.Location}))(t)
+		ok(t, svc.Delete(ctx, c2.Location))
 		_, err := svc.Get(ctx, l.Location)
 		wantCode(t, err, occi.NotFound)
+		ok(t, svc.Delete(ctx, n4.Location))
 	})
 }

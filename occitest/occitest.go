@@ -13,9 +13,11 @@
 //
 // Where a rendering cannot carry something (text renderings lose mixin
 // applies and attribute defaults, digest T4/T5), the suite checks it only
-// when it is present. It relies on one occid convention: a user's tag
-// scheme is <provider>users/<user>/tags#, where <provider> is the scheme of
-// the provider OS templates without its "os_tpl#" suffix.
+// when it is present. It relies on occid's conventions for what users own:
+// a user's tag scheme is <provider>users/<user>/tags#, and the OS templates a
+// user saves are in <provider>users/<user>/os_tpl#, where <provider> is the
+// scheme of the provider OS templates without its "os_tpl#" suffix. Of a
+// saved template it checks no scheme, only that it is its owner's alone.
 package occitest
 
 import (
@@ -28,6 +30,44 @@ import (
 
 	"github.com/occid/occi"
 )
+
+// T is what the suite needs of a test: *testing.T has every method. A T
+// that is not a *testing.T must also implement Runner, so that the suite
+// can run named sub-checks. Fatalf, Fatal and Skip end the calling check
+// (runtime.Goexit, as the testing package does), so each sub-check must
+// run on its own goroutine.
+type T interface {
+	Helper()
+	Name() string
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+	Fatal(args ...any)
+	Logf(format string, args ...any)
+	Skip(args ...any)
+	Skipf(format string, args ...any)
+	Cleanup(f func())
+	Failed() bool
+}
+
+// Runner is a T that runs a named sub-check f and reports whether it
+// passed, as (*testing.T).Run does.
+type Runner interface {
+	T
+	RunCheck(name string, f func(t T)) bool
+}
+
+// run runs f as the sub-check name of t.
+func run(t T, name string, f func(t T)) bool {
+	switch r := t.(type) {
+	case *testing.T:
+		return r.Run(name, func(t *testing.T) { f(t) })
+	case Runner:
+		return r.RunCheck(name, f)
+	}
+	t.Helper()
+	t.Fatalf("occitest: %T runs no sub-checks: it must be a *testing.T or implement occitest.Runner", t)
+	return false
+}
 
 // Identifiers the suite uses, spelled out so the suite depends on the
 // occi package only.
@@ -61,12 +101,22 @@ var (
 	aOffline   = occi.CategoryID{Scheme: storageAction, Term: "offline"}
 )
 
-// Run runs the suite. newService returns a fresh, empty service for one
-// subtest; it may register cleanups with t.
+// Run runs the suite under go test. newService returns a fresh, empty
+// service for one group of checks; it may register cleanups with t.
 func Run(t *testing.T, newService func(t *testing.T) occi.Service) {
+	RunT(t, func(t T) occi.Service { return newService(t.(*testing.T)) })
+}
+
+// RunT runs the suite under any T: a *testing.T, or a runner of its own
+// that implements Runner (cmd/occi's selftest does). newService returns
+// the service for one group of checks (fresh and empty under go test; a
+// runner against a live server must make sure each group starts with
+// nothing of the suite's users and cleans up after it); it may register
+// cleanups with t.
+func RunT(t T, newService func(t T) occi.Service) {
 	groups := []struct {
 		name string
-		fn   func(t *testing.T, h *harness)
+		fn   func(t T, h *harness)
 	}{
 		{"Discovery", testDiscovery},
 		{"Resolve", testResolve},
@@ -86,9 +136,10 @@ func Run(t *testing.T, newService func(t *testing.T) occi.Service) {
 		{"Revisions", testRevisions},
 		{"Concurrency", testConcurrency},
 		{"Tenancy", testTenancy},
+		{"Rules", testRules},
 	}
 	for _, g := range groups {
-		t.Run(g.name, func(t *testing.T) {
+		run(t, g.name, func(t T) {
 			g.fn(t, &harness{newService: newService})
 		})
 	}
@@ -96,10 +147,10 @@ func Run(t *testing.T, newService func(t *testing.T) occi.Service) {
 
 // harness hands out fresh services and holds the suite's helpers.
 type harness struct {
-	newService func(t *testing.T) occi.Service
+	newService func(t T) occi.Service
 }
 
-func (h *harness) svc(t *testing.T) occi.Service {
+func (h *harness) svc(t T) occi.Service {
 	t.Helper()
 	return h.newService(t)
 }
@@ -115,7 +166,7 @@ func bob() context.Context {
 
 // wantCode fails t unless err has code and its message mentions every
 // string in mentions.
-func wantCode(t *testing.T, err error, code occi.Code, mentions ...string) {
+func wantCode(t T, err error, code occi.Code, mentions ...string) {
 	t.Helper()
 	if got := occi.ErrorCode(err); got != code {
 		t.Fatalf("got error %v (code %v), want code %v", err, got, code)
@@ -132,15 +183,15 @@ func wantCode(t *testing.T, err error, code occi.Code, mentions ...string) {
 // wantCodeIn fails t unless err has one of codes (for cases where HTTP
 // maps the operation to a different method, e.g. POST to a kind collection
 // is a create).
-func wantCodeIn(t *testing.T, err error, codes ...occi.Code) {
+func wantCodeIn(t T, err error, codes ...occi.Code) {
 	t.Helper()
 	if !slices.Contains(codes, occi.ErrorCode(err)) {
 		t.Fatalf("got error %v (code %v), want one of %v", err, occi.ErrorCode(err), codes)
 	}
 }
 
-func must[T any](v T, err error) func(t *testing.T) T {
-	return func(t *testing.T) T {
+func must[V any](v V, err error) func(t T) V {
+	return func(t T) V {
 		t.Helper()
 		if err != nil {
 			t.Fatalf("unexpected error: %v (code %v)", err, occi.ErrorCode(err))
@@ -149,7 +200,7 @@ func must[T any](v T, err error) func(t *testing.T) T {
 	}
 }
 
-func ok(t *testing.T, err error) {
+func ok(t T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatalf("unexpected error: %v (code %v)", err, occi.ErrorCode(err))
@@ -174,7 +225,7 @@ func num(v any) (float64, bool) {
 	return 0, false
 }
 
-func wantNum(t *testing.T, e *occi.Entity, attr string, want float64) {
+func wantNum(t T, e *occi.Entity, attr string, want float64) {
 	t.Helper()
 	got, ok := num(e.Attributes[attr])
 	if !ok || got != want {
@@ -182,7 +233,7 @@ func wantNum(t *testing.T, e *occi.Entity, attr string, want float64) {
 	}
 }
 
-func wantAttr(t *testing.T, e *occi.Entity, attr string, want any) {
+func wantAttr(t T, e *occi.Entity, attr string, want any) {
 	t.Helper()
 	got, has := e.Attributes[attr]
 	if want == nil {
@@ -222,12 +273,14 @@ func sorted(s ...string) []string {
 	return out
 }
 
-// templates returns the provider OS and resource templates in discovery.
-func (h *harness) templates(t *testing.T, svc occi.Service, ctx context.Context) (os, res []*occi.Mixin) {
+// templates returns the provider OS and resource templates in discovery,
+// not the caller's saved ones: those have a source attribute and live in a
+// scheme of the caller's (a rendering may not carry the attributes).
+func (h *harness) templates(t T, svc occi.Service, ctx context.Context) (os, res []*occi.Mixin) {
 	t.Helper()
 	d := must(svc.Discover(ctx, nil))(t)
 	for _, m := range d.Mixins {
-		saved := false
+		saved := strings.Contains(m.ID.Scheme, "/users/")
 		for _, a := range m.Attributes {
 			if strings.HasSuffix(a.Name, ".template.source") {
 				saved = true
@@ -251,7 +304,7 @@ func (h *harness) templates(t *testing.T, svc occi.Service, ctx context.Context)
 
 // tag returns a tag definition in user's scheme, which the suite derives
 // from the provider OS templates' scheme (see the package documentation).
-func (h *harness) tag(t *testing.T, svc occi.Service, user, term string) *occi.Mixin {
+func (h *harness) tag(t T, svc occi.Service, user, term string) *occi.Mixin {
 	t.Helper()
 	ctx := occi.WithIdentity(context.Background(), occi.Identity{User: user})
 	os, _ := h.templates(t, svc, ctx)
@@ -279,28 +332,28 @@ func compute(mixins ...occi.CategoryID) *occi.Entity {
 	return &occi.Entity{Kind: kCompute, Mixins: mixins, Attributes: occi.Attributes{}}
 }
 
-func mkCompute(t *testing.T, svc occi.Service, ctx context.Context, mixins ...occi.CategoryID) *occi.Entity {
+func mkCompute(t T, svc occi.Service, ctx context.Context, mixins ...occi.CategoryID) *occi.Entity {
 	t.Helper()
 	return must(svc.Create(ctx, "/compute/", compute(mixins...)))(t)
 }
 
-func mkNetwork(t *testing.T, svc occi.Service, ctx context.Context) *occi.Entity {
+func mkNetwork(t T, svc occi.Service, ctx context.Context) *occi.Entity {
 	t.Helper()
 	return must(svc.Create(ctx, "/network/", &occi.Entity{Kind: kNetwork}))(t)
 }
 
-func mkStorage(t *testing.T, svc occi.Service, ctx context.Context, size float64) *occi.Entity {
+func mkStorage(t T, svc occi.Service, ctx context.Context, size float64) *occi.Entity {
 	t.Helper()
 	return must(svc.Create(ctx, "/storage/", &occi.Entity{Kind: kStorage, Attributes: occi.Attributes{"occi.storage.size": size}}))(t)
 }
 
-func invoke(t *testing.T, svc occi.Service, ctx context.Context, loc string, a occi.CategoryID, params occi.Attributes) *occi.ActionResult {
+func invoke(t T, svc occi.Service, ctx context.Context, loc string, a occi.CategoryID, params occi.Attributes) *occi.ActionResult {
 	t.Helper()
 	return must(svc.Invoke(ctx, loc, &occi.ActionInvocation{Action: a, Attributes: params}))(t)
 }
 
 // eventually polls f until it returns true or 30 seconds pass.
-func eventually(t *testing.T, what string, f func() bool) {
+func eventually(t T, what string, f func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !f() {

@@ -67,8 +67,16 @@ func (n *Negotiator) Offered() []string { return n.offered }
 func (n *Negotiator) Codecs() []Codec { return n.codecs }
 
 // MaxAcceptRanges caps the number of media ranges read from one Accept or
-// Content-Type header; the rest are ignored.
-const MaxAcceptRanges = 64
+// Content-Type header; the rest are ignored here. occihttp refuses a header
+// with more (400) rather than drop ranges silently; see CountRanges.
+const MaxAcceptRanges = 1000
+
+// CountRanges returns the number of comma-separated elements of an Accept
+// or Content-Type value, counting at most MaxAcceptRanges+1 (so a result
+// above MaxAcceptRanges means the value has too many).
+func CountRanges(v string) int {
+	return len(SplitOutsideQuotes(v, ',', MaxAcceptRanges+1))
+}
 
 // mediaRange is one parsed element of Accept.
 type mediaRange struct {
@@ -205,20 +213,32 @@ func isToken(s string) bool {
 // then to codec order. If nothing is acceptable the error is a
 // *NegotiationError with Status 406.
 func (n *Negotiator) ForResponse(accept string) (Codec, error) {
+	c, _, err := n.ForResponseType(accept)
+	return c, err
+}
+
+// ForResponseType is ForResponse that also returns the media type the
+// response should carry: the codec's canonical type, unless the type that
+// won for that codec is one of its aliases matched by name (Accept:
+// application/json answers Content-Type: application/json); a tie between
+// the canonical type and an alias goes to the canonical type.
+func (n *Negotiator) ForResponseType(accept string) (Codec, string, error) {
 	if len(n.codecs) == 0 {
-		return nil, &NegotiationError{Status: 406, Asked: accept}
+		return nil, "", &NegotiationError{Status: 406, Asked: accept}
 	}
 	ranges := parseAccept(accept)
 	if len(ranges) == 0 {
-		return n.codecs[0], nil
+		return n.codecs[0], n.codecs[0].MediaType(), nil
 	}
 	var (
 		best                     Codec
+		bestType                 string
 		bestQ, bestSpec, bestPos = 0, -1, 0
 	)
 	for _, c := range n.codecs {
 		types := append([]string{c.MediaType()}, c.Aliases()...)
 		cq, cspec, cpos := -1, -1, 0
+		ctype := c.MediaType()
 		refused := false
 		for i, mt := range types {
 			q, spec, pos := match(ranges, strings.ToLower(mt))
@@ -228,19 +248,23 @@ func (n *Negotiator) ForResponse(accept string) (Codec, error) {
 			}
 			if q > cq || (q == cq && (spec > cspec || (spec == cspec && pos < cpos))) {
 				cq, cspec, cpos = q, spec, pos
+				ctype = c.MediaType()
+				if i > 0 && spec == 2 {
+					ctype = strings.ToLower(mt)
+				}
 			}
 		}
 		if refused || cspec < 0 || cq <= 0 {
 			continue
 		}
 		if cq > bestQ || (cq == bestQ && (cspec > bestSpec || (cspec == bestSpec && cpos < bestPos))) {
-			best, bestQ, bestSpec, bestPos = c, cq, cspec, cpos
+			best, bestType, bestQ, bestSpec, bestPos = c, ctype, cq, cspec, cpos
 		}
 	}
 	if best == nil {
-		return nil, &NegotiationError{Status: 406, Offered: n.offered, Asked: accept}
+		return nil, "", &NegotiationError{Status: 406, Offered: n.offered, Asked: accept}
 	}
-	return best, nil
+	return best, bestType, nil
 }
 
 // match returns the quality given to media type mt (lower case) by its

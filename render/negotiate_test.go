@@ -2,6 +2,8 @@ package render_test
 
 import (
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -88,6 +90,64 @@ func TestForResponse(t *testing.T) {
 	}
 }
 
+// TestForResponseType checks the media type a response carries: an alias
+// asked for by name is answered under that name.
+func TestForResponseType(t *testing.T) {
+	tests := []struct {
+		accept    string
+		wantCodec string
+		wantType  string
+	}{
+		{"", "text/plain", "text/plain"},
+		{"*/*", "text/plain", "text/plain"},
+		{"application/json", "application/occi+json", "application/json"},
+		{"APPLICATION/JSON", "application/occi+json", "application/json"},
+		{"application/occi+json", "application/occi+json", "application/occi+json"},
+		{"application/*", "application/occi+json", "application/occi+json"},
+		{"application/json, application/occi+json", "application/occi+json", "application/json"}, // the range listed first
+		{"application/json;q=1, application/occi+json;q=0.5", "application/occi+json", "application/json"},
+		{"application/occi+json, application/json", "application/occi+json", "application/occi+json"},
+		{"text/occi+plain", "text/plain", "text/occi+plain"},
+		{"text/*", "text/plain", "text/plain"},
+		{"a/b, " + strings.Repeat("a/b, ", 63) + "text/plain", "text/plain", "text/plain"},
+	}
+	n := negotiator()
+	for _, tc := range tests {
+		t.Run(render.Truncate(tc.accept, 40), func(t *testing.T) {
+			c, mt, err := n.ForResponseType(tc.accept)
+			if err != nil {
+				t.Fatalf("ForResponseType: %v", err)
+			}
+			if got := c.MediaType(); got != tc.wantCodec {
+				t.Errorf("got codec %s, want %s", got, tc.wantCodec)
+			}
+			if mt != tc.wantType {
+				t.Errorf("got media type %s, want %s", mt, tc.wantType)
+			}
+		})
+	}
+}
+
+func TestCountRanges(t *testing.T) {
+	tests := []struct {
+		v    string
+		want int
+	}{
+		{"", 0},
+		{"text/plain", 1},
+		{`text/plain, application/json;profile="a,b"`, 2},
+		{strings.Repeat("a/b,", render.MaxAcceptRanges), render.MaxAcceptRanges},
+		{strings.Repeat("a/b,", render.MaxAcceptRanges+5), render.MaxAcceptRanges + 1},
+	}
+	for _, tc := range tests {
+		t.Run(render.Truncate(tc.v, 40), func(t *testing.T) {
+			if got := render.CountRanges(tc.v); got != tc.want {
+				t.Errorf("got %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestForRequest(t *testing.T) {
 	tests := []struct {
 		contentType string
@@ -154,6 +214,13 @@ func FuzzAccept(f *testing.F) {
 		var ne *render.NegotiationError
 		if err != nil && (!errors.As(err, &ne) || ne.Status != 406) {
 			t.Fatalf("ForResponse(%q) error %v is not a 406 NegotiationError", accept, err)
+		}
+		tc, mt, terr := n.ForResponseType(accept)
+		if tc != c || (terr == nil) != (err == nil) {
+			t.Fatalf("ForResponseType(%q) = %v, %v; ForResponse = %v, %v", accept, tc, terr, c, err)
+		}
+		if tc != nil && mt != tc.MediaType() && !slices.Contains(tc.Aliases(), mt) {
+			t.Fatalf("ForResponseType(%q) media type %q is not one of %s's", accept, mt, tc.MediaType())
 		}
 		for _, r := range render.ParseAccept(accept) {
 			if r.Q < 0 || r.Q > 1000 {

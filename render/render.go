@@ -89,3 +89,16 @@ type Codec interface {
 	// attribute values. Codecs without a filter form return nothing.
 	DecodeFilter(r *Reader) ([]occi.CategoryID, occi.Attributes, error)
 }
+
+// LocationLines is an optional interface of a Codec whose rendering of a
+// collection is one body line per member's location and nothing else (no
+// header but Content-Type). When LocationLines reports true:
+// EncodeCollection(w, es) writes exactly what EncodeLocations(w, the
+// locations of es) writes, and EncodeLocations of a list writes the
+// concatenation of what it writes for consecutive parts of the list. A
+// server may then list only the locations of a collection, and write a long
+// one part by part instead of building it whole. text/plain and
+// text/uri-list are such renderings; text/occi (headers) and JSON are not.
+type LocationLines interface {
+	LocationLines() bool
+}

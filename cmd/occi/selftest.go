@@ -12,6 +12,7 @@ import (
 
 	"github.com/occid/occi"
 	"github.com/occid/occi/occiclient"
+	"github.com/occid/occi/occitest"
 )
 
 var cmdSelftest = &command{
@@ -112,7 +113,8 @@ func runSelftest(ctx context.Context, x *execution, args []string) error {
 	root := r.root()
 	var saved []string
 	var savedMu sync.Mutex
-	suite(root, func(t *check) occi.Service {
+	occitest.RunT(root, func(ot occitest.T) occi.Service {
+		t := ot.(*check)
 		tr := &tracker{Service: client.Client, ctx: ctx}
 		t.Cleanup(func() {
 			if err := tr.cleanup(); err != nil {
@@ -233,10 +235,10 @@ func (t *tracker) cleanup() error {
 	return errors.Join(errs...)
 }
 
-// suiteWired is false until the conformance suite runs under the runner.
-var suiteWired = false
-
-// suite runs the conformance suite under the runner.
-var suite = func(t *check, newService func(t *check) occi.Service) {
-	t.run("suite", func(t *check) { t.Fatalf("the conformance suite is not wired in yet") })
+// RunCheck runs f as the sub-check name of c; it makes *check an
+// occitest.Runner, so that the conformance suite runs under it.
+func (c *check) RunCheck(name string, f func(t occitest.T)) bool {
+	return c.run(name, func(c *check) { f(c) })
 }
+
+var _ occitest.Runner = (*check)(nil)

@@ -101,9 +101,6 @@ func TestSelftestInProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the conformance suite is long; run without -short")
 	}
-	if !suiteWired {
-		t.Skip("the conformance suite does not run outside go test yet")
-	}
 	chain, err := auth.New(context.Background(), auth.Config{TokensFile: writeTokens(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -157,14 +154,16 @@ func TestSelftestAgainstOccid(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test skipped in -short mode: it builds and starts occid")
 	}
-	if !suiteWired {
-		t.Skip("the conformance suite does not run outside go test yet")
-	}
 	withAuth := occidHasAuthTokens(t)
 	var srv *server
 	args := []string{}
 	if withAuth {
-		srv = startOccid(t, "--backend", "sim://", "--auth-tokens", writeTokens(t))
+		// text/occi carries the whole rendering in headers, and the
+		// suite's checks of oversized values (900 KiB titles) must
+		// reach the engine rather than occid's 64 KiB header limit,
+		// which would answer 431 before the engine can say which
+		// attribute is too long.
+		srv = startOccid(t, "--backend", "sim://", "--auth-tokens", writeTokens(t), "--max-header", "2MiB")
 		args = append(args, "--token", aliceToken, "--second-token", bobToken)
 	} else {
 		t.Log("occid has no --auth-tokens: running selftest as one anonymous user; only the report's form is checked")

@@ -1,6 +1,8 @@
 // Command occibench is occid's load harness. It builds occid, starts it on
 // loopback (a temporary data dir, the simulator backend with instant
-// timings, the default SQLite store or, with -store, a fresh schema in a
+// timings and its state in memory, sim://?delay=0&memory=true, so that what
+// is measured is occid and its store rather than the simulator's own state
+// file; the default SQLite store or, with -store, a fresh schema in a
 // PostgreSQL database), and measures it side by side with the ceilings of
 // this machine, in one run:
 //
@@ -22,12 +24,17 @@
 //
 // Each measurement runs several times (-runs), interleaving occid and its
 // ceiling so that noise hits both alike; the report gives medians and the
-// median of the per-run ratios. Only loopback traffic; the whole run takes
-// about two minutes with the defaults.
+// median of the per-run ratios. For the GETs it also gives the CPU time
+// each server process used per request (from /proc/<pid>/stat), which
+// varies much less than throughput on a shared machine. Only loopback
+// traffic; the whole run takes two to three minutes with the defaults
+// (most of it loading the 100,000 computes).
 //
 // Usage, from the repository root:
 //
-//	go run ./cmd/occibench [-runs 3] [-d 2s] [-store postgres://...] [-pprof DIR]
+//	go run ./cmd/occibench [-runs 3] [-d 2s] [-store "$OCCID_TEST_POSTGRES"] [-pprof DIR]
+//	go run ./cmd/occibench -occid /path/to/occid   # measure a binary built elsewhere
+//	go run ./cmd/occibench -phases get             # only some measurements: get, scale, create
 //
 // With -pprof DIR, occid is built with net/http/pprof added through
 // go build -overlay (its package is not changed) and a CPU profile and

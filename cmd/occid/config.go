@@ -33,6 +33,7 @@ type Config struct {
 	ProviderScheme  string
 	MaxPage         int
 	MaxBody         int64
+	MaxInFlight     int // 0 means no bound
 	Limits          occihttp.Limits
 	ShutdownTimeout time.Duration
 	ConfigFile      string
@@ -140,6 +141,16 @@ var settings = []setting{
 		set: func(c *Config, v string) (err error) {
 			c.MaxBody, err = parseSize(v)
 			return err
+		}},
+	{name: "max-inflight", env: "OCCID_MAX_INFLIGHT", def: "256",
+		usage: "OCCI requests served at once; more answer 503 with Retry-After at once (0: no bound)",
+		set: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return fmt.Errorf("want a whole number of at least 0, got %q", v)
+			}
+			c.MaxInFlight = n
+			return nil
 		}},
 	{name: "max-header", env: "OCCID_MAX_HEADER", def: "64KiB",
 		usage: "largest request head (request line and headers); more answers 431",

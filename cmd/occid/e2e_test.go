@@ -20,13 +20,14 @@ import (
 // text/occi and application/occi+json.
 
 const (
-	infra     = "http://schemas.ogf.org/occi/infrastructure#"
-	core      = "http://schemas.ogf.org/occi/core#"
-	osTpl     = "http://occid.local/occi/os_tpl#"
-	resTpl    = "http://occid.local/occi/resource_tpl#"
-	computeAc = "http://schemas.ogf.org/occi/infrastructure/compute/action#"
-	networkAc = "http://schemas.ogf.org/occi/infrastructure/network/action#"
-	userTags  = "http://occid.local/occi/users/anonymous/tags#"
+	infra      = "http://schemas.ogf.org/occi/infrastructure#"
+	core       = "http://schemas.ogf.org/occi/core#"
+	osTpl      = "http://occid.local/occi/os_tpl#"
+	anonTplScm = "http://occid.local/occi/users/anonymous/os_tpl#" // the anonymous user's saved OS templates
+	resTpl     = "http://occid.local/occi/resource_tpl#"
+	computeAc  = "http://schemas.ogf.org/occi/infrastructure/compute/action#"
+	networkAc  = "http://schemas.ogf.org/occi/infrastructure/network/action#"
+	userTags   = "http://occid.local/occi/users/anonymous/tags#"
 )
 
 // startMain runs occid on a free loopback port with the data in dir.
@@ -603,7 +604,9 @@ func statusTable(t *testing.T, base string, md media) {
 			if !strings.Contains(r.body+strings.Join(md.elements(r, "Category"), ","), "golden-"+md.name) {
 				t.Fatalf("the answer is not the new template golden-%s: %q", md.name, r.body)
 			}
-			h, b = md.entity(infra+"compute", []string{osTpl + "golden-" + md.name}, nil, nil)
+			// Without authentication everyone is the anonymous user, whose
+			// saved templates live in its own name space.
+			h, b = md.entity(infra+"compute", []string{anonTplScm + "golden-" + md.name}, nil, nil)
 			deadline := time.Now().Add(10 * time.Second)
 			for {
 				r = do(t, "POST", base+"/compute/", h, b)
@@ -720,8 +723,11 @@ func statusTable(t *testing.T, base string, md media) {
 		{"unknown entity: 404", func(t *testing.T) {
 			mustStatus(t, do(t, "GET", base+"/compute/00000000-0000-0000-0000-000000000000", md.accept(), ""), 404)
 		}},
-		{"unknown category in a filter: 404", func(t *testing.T) {
-			mustStatus(t, do(t, "GET", base+"/-/?category=nosuchkind", md.accept(), ""), 404)
+		{"unknown category term in a filter: 400", func(t *testing.T) {
+			// A bare term is occid's shorthand: one that names no kind or
+			// mixin is a bad parameter, never an empty answer.
+			mustStatus(t, do(t, "GET", base+"/-/?category=nosuchkind", md.accept(), ""), 400)
+			mustStatus(t, do(t, "GET", base+"/compute/?category=nosuchkind", md.accept(), ""), 400)
 		}},
 		{"PUT on a kind collection: 405 + Allow", func(t *testing.T) {
 			h, b := md.entity(infra+"storage", nil, []attr{{"occi.storage.size", 1.0}}, nil)

@@ -202,15 +202,16 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newEntityCollector(st, drv.Capabilities().Kinds))
 	handler := occihttp.NewServer(eng, occihttp.Options{
-		Negotiator: render.NewNegotiator(occitext.Plain(), occitext.Headers(), occijson.New(), urilist.New()),
-		Version:    Version(),
-		PublicURL:  c.PublicURL,
-		TrustProxy: c.TrustProxy,
-		MaxBody:    c.MaxBody,
-		Logger:     m.logger,
-		Registry:   reg,
-		Ready:      m.ready,
-		Challenges: chain.Challenges(),
+		Negotiator:  render.NewNegotiator(occitext.Plain(), occitext.Headers(), occijson.New(), urilist.New()),
+		Version:     Version(),
+		PublicURL:   c.PublicURL,
+		TrustProxy:  c.TrustProxy,
+		MaxBody:     c.MaxBody,
+		MaxInFlight: maxInFlight(c.MaxInFlight),
+		Logger:      m.logger,
+		Registry:    reg,
+		Ready:       m.ready,
+		Challenges:  chain.Challenges(),
 	})
 	var h http.Handler = handler
 	if _, ok := drv.(*openstackbackend.Driver); ok && c.KeystoneURL != "" {
@@ -389,4 +390,13 @@ func newLogger(w io.Writer, format, level string) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// maxInFlight turns --max-inflight (0: no bound) into
+// occihttp.Options.MaxInFlight (negative: no bound).
+func maxInFlight(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }

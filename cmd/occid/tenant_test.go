@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/occid/occi"
@@ -40,6 +42,8 @@ const (
 	aliceTplName  = "alicegoldensecret"
 	aliceScheme   = "http://occid.local/occi/users/alice/tags#"
 	bobScheme     = "http://occid.local/occi/users/bob/tags#"
+	aliceTplScm   = "http://occid.local/occi/users/alice/os_tpl#"
+	bobTplScm     = "http://occid.local/occi/users/bob/os_tpl#"
 )
 
 // writeTestFile writes content to name in dir.
@@ -194,7 +198,7 @@ func TestTenantIsolation(t *testing.T) {
 	h, b = jsonMd.action(computeAc+"save", attr{"method", "hot"}, attr{"name", aliceTplName})
 	mustStatus(t, alice("POST", aVM+"?action=save", h, b), 200)
 	var aVM2 string
-	h, b = jsonMd.entity(infra+"compute", []string{osTpl + aliceTplName}, nil, nil)
+	h, b = jsonMd.entity(infra+"compute", []string{aliceTplScm + aliceTplName}, nil, nil)
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		r := alice("POST", "/compute/", h, b)
 		if r.status == 409 && time.Now().Before(deadline) {
@@ -291,13 +295,17 @@ func TestTenantIsolation(t *testing.T) {
 		{name: "GET storagelink", method: "GET", path: "{sl}", hdr: none},
 		{name: "GET compute with If-None-Match", method: "GET", path: "{vm}", hdr: withHeader("If-None-Match", "*", none)},
 		{name: "GET alice's tag collection", method: "GET", path: "{tagloc}", hdr: none},
-		{name: "GET alice's saved template collection", method: "GET", path: "/os_tpl/{tpl}/", hdr: none},
+		{name: "GET alice's saved template collection", method: "GET", path: "/users/alice/os_tpl/{tpl}/", hdr: none},
+		{name: "GET alice's saved template name below the provider's os_tpl", method: "GET", path: "/os_tpl/{tpl}/", hdr: none},
 		{name: "filter computes by alice's title", method: "GET", path: "/compute/?occi.core.title=" + q(`"{title}"`), hdr: none, want: 200},
 		{name: "filter everything by alice's title", method: "GET", path: "/?occi.core.title=" + q(`"{title}"`), hdr: none, want: 200},
 		{name: "filter computes by alice's tag", method: "GET", path: "/compute/?category=" + q(aliceScheme+"{tag}"), hdr: none},
-		{name: "filter computes by alice's saved template", method: "GET", path: "/compute/?category=" + q(osTpl+"{tpl}"), hdr: none},
+		{name: "filter computes by alice's saved template", method: "GET", path: "/compute/?category=" + q(aliceTplScm+"{tpl}"), hdr: none},
+		{name: "filter computes by alice's template name in the provider scheme", method: "GET", path: "/compute/?category=" + q(osTpl+"{tpl}"), hdr: none},
 		{name: "discovery filtered by alice's tag", method: "GET", path: "/-/?category=" + q(aliceScheme+"{tag}"), hdr: none},
-		{name: "discovery filtered by alice's template", method: "GET", path: "/-/?category=" + q(osTpl+"{tpl}"), hdr: none},
+		{name: "discovery filtered by alice's template", method: "GET", path: "/-/?category=" + q(aliceTplScm+"{tpl}"), hdr: none},
+		{name: "discovery filtered by alice's template name in the provider scheme", method: "GET", path: "/-/?category=" + q(osTpl+"{tpl}"), hdr: none},
+		{name: "discovery filtered by alice's template name in bob's scheme", method: "GET", path: "/-/?category=" + q(bobTplScm+"{tpl}"), hdr: none},
 		{name: "partial update", method: "POST", path: "{vm}", hdr: entity("", nil, []attr{{"occi.core.title", "pwned"}}, nil)},
 		{name: "partial update of an immutable attribute", method: "POST", path: "{vm}", hdr: entity("", nil, []attr{{"occi.compute.state", "inactive"}}, nil)},
 		{name: "partial update with If-Match", method: "POST", path: "{vm}", hdr: withHeader("If-Match", `"1"`, entity("", nil, []attr{{"occi.core.title", "pwned"}}, nil))},
@@ -342,7 +350,9 @@ func TestTenantIsolation(t *testing.T) {
 				}
 				return md.text([][2]string{{"Link", fmt.Sprintf("<%s>; rel=%q; self=%q; category=%q", bob["bnet"], infra+"network", "{nic}", infra+"networkinterface")}})
 			}},
-		{name: "compute from alice's saved template", method: "POST", path: "/compute/", hdr: entity(infra+"compute", []string{osTpl + "{tpl}"}, nil, nil)},
+		{name: "compute from alice's saved template", method: "POST", path: "/compute/", hdr: entity(infra+"compute", []string{aliceTplScm + "{tpl}"}, nil, nil)},
+		{name: "compute from alice's template name in the provider scheme", method: "POST", path: "/compute/", hdr: entity(infra+"compute", []string{osTpl + "{tpl}"}, nil, nil)},
+		{name: "compute from alice's template name in bob's scheme", method: "POST", path: "/compute/", hdr: entity(infra+"compute", []string{bobTplScm + "{tpl}"}, nil, nil)},
 		{name: "compute tagged with alice's tag", method: "POST", path: "/compute/", hdr: entity(infra+"compute", []string{osTpl + "debian-12", aliceScheme + "{tag}"}, nil, nil)},
 		{name: "associate alice's compute with bob's tag", method: "POST", path: "/users/bob/tags/bobtag/", hdr: locs("{vm}")},
 		{name: "associate bob's compute with alice's tag", method: "POST", path: "{tagloc}", hdr: locs("bvm")},
@@ -361,11 +371,15 @@ func TestTenantIsolation(t *testing.T) {
 			}},
 		{name: "GET alice's tag space", method: "GET", path: "/users/alice/tags/", hdr: none},
 		{name: "GET alice's tag space with a listing", method: "GET", path: "/users/alice/", hdr: none},
+		{name: "GET alice's saved template space", method: "GET", path: "/users/alice/os_tpl/", hdr: none},
 		{name: "associate alice's compute with the OS template collection", method: "POST", path: "/os_tpl/debian-12/", hdr: locs("{vm}")},
 		{name: "delete alice's tag", method: "DELETE", path: "/-/", hdr: func(md media, _ map[string]string) (http.Header, string) {
 			return md.mixin(aliceScheme+"{tag}", "")
 		}},
 		{name: "delete alice's saved template", method: "DELETE", path: "/-/", hdr: func(md media, _ map[string]string) (http.Header, string) {
+			return md.mixin(aliceTplScm+"{tpl}", "")
+		}},
+		{name: "delete alice's template name in the provider scheme", method: "DELETE", path: "/-/", hdr: func(md media, _ map[string]string) (http.Header, string) {
 			return md.mixin(osTpl+"{tpl}", "")
 		}},
 		{name: "define a tag in alice's scheme", method: "POST", path: "/-/", want: 400, hdr: func(md media, _ map[string]string) (http.Header, string) {
@@ -524,21 +538,59 @@ func TestTenantIsolation(t *testing.T) {
 	}
 
 	t.Run("saving under the name of alice's template", func(t *testing.T) {
-		// Saved OS templates share one scheme (os_tpl#) and one location
-		// space (/os_tpl/), so a name alice took cannot be bob's: bob's
-		// template gets a changed term, which tells him the name is taken.
-		t.Skip("known hole, reported to the lead: saved-template terms are unique across tenants (engine templateTerm), " +
-			"so saving under a name another tenant used answers a changed term (name-2); fixing it needs per-tenant template schemes")
+		// Saved OS templates live in their owner's name space: bob's save
+		// under the name alice used must answer exactly what a save under
+		// a name nobody used answers, so that it tells him nothing.
 		h, b := jsonMd.entity(infra+"compute", []string{osTpl + "debian-12"}, nil, nil)
 		bVM := created(t, base, do(t, "POST", base+"/compute/", as(bobToken, h, false), b))
 		h, b = jsonMd.action(computeAc + "start")
 		mustStatus(t, do(t, "POST", base+bVM+"?action=start", as(bobToken, h, false), b), 200)
-		h, b = jsonMd.action(computeAc+"save", attr{"method", "hot"}, attr{"name", aliceTplName})
-		r := do(t, "POST", base+bVM+"?action=save", as(bobToken, h, false), b)
-		mustStatus(t, r, 200)
-		if !strings.Contains(r.body, `"term":"`+aliceTplName+`"`) {
-			t.Errorf("bob's template is not %s: %.300q", aliceTplName, r.body)
+		// saved is what bob sees of the template he saves as name, with
+		// name replaced by a placeholder.
+		type saved struct {
+			Term, Scheme, Title, Location string
+			Depends, Applies, Attributes  []string
+			Discovered                    bool
 		}
+		save := func(name string) saved {
+			t.Helper()
+			h, b := jsonMd.action(computeAc+"save", attr{"method", "hot"}, attr{"name", name})
+			r := do(t, "POST", base+bVM+"?action=save", as(bobToken, h, false), b)
+			mustStatus(t, r, 200)
+			var m struct {
+				Term, Scheme, Title, Location string
+				Depends, Applies              []string
+				Attributes                    map[string]any
+			}
+			if err := json.Unmarshal([]byte(r.body), &m); err != nil {
+				t.Fatalf("the answer to save as %s is not a mixin: %v: %.300q", name, err, r.body)
+			}
+			ph := func(s string) string { return strings.ReplaceAll(s, name, "{name}") }
+			out := saved{Term: ph(m.Term), Scheme: m.Scheme, Title: ph(m.Title), Location: ph(strings.TrimPrefix(m.Location, base)),
+				Depends: m.Depends, Applies: m.Applies}
+			for k := range m.Attributes {
+				out.Attributes = append(out.Attributes, k)
+			}
+			sort.Strings(out.Attributes)
+			d := do(t, "GET", base+"/-/?category="+url.QueryEscape(m.Scheme+m.Term), as(bobToken, jsonMd.accept(), false), "")
+			out.Discovered = d.status == 200 && strings.Contains(d.body, `"term":"`+m.Term+`"`)
+			return out
+		}
+		fresh := save("bobfreshname")
+		taken := save(aliceTplName)
+		want := saved{Term: "{name}", Scheme: bobTplScm, Title: "{name}", Location: "/users/bob/os_tpl/{name}/",
+			Depends: []string{infra + "os_tpl"}, Applies: []string{infra + "compute"}, Attributes: fresh.Attributes, Discovered: true}
+		if diff := cmp.Diff(want, fresh); diff != "" {
+			t.Errorf("bob's save under a fresh name (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(fresh, taken); diff != "" {
+			t.Errorf("bob's save under alice's name differs from one under a fresh name (-fresh +alice's name):\n%s", diff)
+		}
+		// Alice's template is still hers, and only hers.
+		r := do(t, "GET", base+"/-/?category="+url.QueryEscape(aliceTplScm+aliceTplName), as(aliceToken, jsonMd.accept(), false), "")
+		mustStatus(t, r, 200)
+		r = do(t, "GET", base+"/-/?category="+url.QueryEscape(aliceTplScm+aliceTplName), as(bobToken, jsonMd.accept(), false), "")
+		mustStatus(t, r, 404)
 	})
 	t.Run("a Basic user sees none of alice's", func(t *testing.T) {
 		carol := http.Header{"Authorization": {"Basic " + basic("carol", carolPassword)}, "Accept": {"text/plain"}}

@@ -147,6 +147,8 @@ func TestDecodeMalformed(t *testing.T) {
 		{"empty body", ent(""), "JSON body: empty body"},
 		{"syntax error", ent(`{"kind":}`), "JSON body: invalid character '}' looking for the beginning of a value at offset 8"},
 		{"truncated", ent(`{"kind":"a#b"`), "JSON body: unexpected end of JSON input"},
+		{"non-ASCII character shown as itself", ent(`{"kind":é}`), "JSON body: invalid character 'é' looking for the beginning of a value at offset 8"},
+		{"invalid UTF-8 shown as a byte", ent("{\"kind\":\xff}"), "JSON body: invalid byte 0xff (not UTF-8) looking for the beginning of a value at offset 8"},
 		{"trailing data", ent(`{} {}`), "JSON body: unexpected data after the JSON value"},
 		{"not an object", ent(`[1]`), "JSON body: want an entity object, got an array"},
 		{"kind not a string", ent(`{"kind":5}`), "JSON body, kind: want a string, got a number"},
@@ -176,6 +178,21 @@ func TestDecodeMalformed(t *testing.T) {
 			_, err := c.DecodeDiscovery(body(`{"kinds":[{"term":"t","scheme":"a#","attributes":{"x":{"mutable":"yes"}}}]}`))
 			return err
 		}, `JSON body, kinds[0].attributes.x.mutable: want a boolean, got a string`},
+		// Duplicate member names are refused at every level, naming the
+		// member and where it is (last-wins used to drop the first kind).
+		{"duplicate kind", ent(`{"kind":"http://schemas.ogf.org/occi/infrastructure#compute","kind":"http://schemas.ogf.org/occi/infrastructure#storage"}`),
+			`JSON body, the top-level object: member "kind" appears twice in one object`},
+		{"duplicate attribute", ent(`{"kind":"a#b","attributes":{"x":1,"x":2}}`), `JSON body, attributes: member "x" appears twice`},
+		{"duplicate in a link target", ent(`{"kind":"a#b","links":[{"kind":"a#l","target":{"location":"/a","location":"/b"}}]}`),
+			`JSON body, links[0].target: member "location" appears twice`},
+		{"duplicate action", func() error { _, err := c.DecodeAction(body(`{"action":"a#b","action":"a#c"}`)); return err },
+			`member "action" appears twice`},
+		{"duplicate in a collection", func() error {
+			_, err := c.DecodeEntities(body(`{"resources":[{"kind":"a#b"},{"kind":"a#b","id":"1","id":"2"}]}`))
+			return err
+		}, `JSON body, resources[1]: member "id" appears twice`},
+		{"duplicate in a mixin definition", func() error { _, err := c.DecodeMixins(body(`{"term":"t","scheme":"a#","term":"u"}`)); return err },
+			`member "term" appears twice`},
 		{"too many values", func() error {
 			_, err := c.DecodeLocations(body("[" + strings.Repeat(`"/a",`, render.MaxItems*4) + `"/a"]`))
 			return err

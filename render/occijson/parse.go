@@ -32,6 +32,27 @@ type parser struct {
 	s     []byte
 	i     int
 	count int
+	path  []pathSeg // where the value being read sits, for errors
+}
+
+// pathSeg is one step of a member path: an object key or an array index.
+type pathSeg struct {
+	key string
+	idx int // -1 for a key
+}
+
+// where renders the path of the value being read, as the decoders name
+// members (links[0].target.location); "" at the top level.
+func (p *parser) where() string {
+	w := ""
+	for _, s := range p.path {
+		if s.idx >= 0 {
+			w = index(w, s.idx)
+		} else {
+			w = join(w, s.key)
+		}
+	}
+	return w
 }
 
 func invalid(where, format string, args ...any) error {
@@ -74,7 +95,13 @@ func (p *parser) errAt(what string) error {
 	if p.i >= len(p.s) {
 		return invalid("", "unexpected end of JSON input")
 	}
-	return invalid("", "invalid character %q %s at offset %d", rune(p.s[p.i]), what, p.i)
+	// A byte of a multi-byte character is shown as the character it
+	// starts (é, not Ã), and a byte that starts none as its value.
+	r, size := utf8.DecodeRune(p.s[p.i:])
+	if r == utf8.RuneError && size <= 1 {
+		return invalid("", "invalid byte 0x%02x (not UTF-8) %s at offset %d", p.s[p.i], what, p.i)
+	}
+	return invalid("", "invalid character %q %s at offset %d", r, what, p.i)
 }
 
 func (p *parser) value(depth int) (any, error) {
@@ -112,13 +139,22 @@ func (p *parser) value(depth int) (any, error) {
 				return nil, p.errAt("after an object key")
 			}
 			p.i++
+			if _, dup := o.vals[k]; dup {
+				// Last-wins (or first-wins) would silently drop what the
+				// client sent, such as a second "kind": refuse it.
+				where := p.where()
+				if where == "" {
+					where = "the top-level object"
+				}
+				return nil, invalid(where, "member %s appears twice in one object", strconv.Quote(render.Truncate(k, 100)))
+			}
+			p.path = append(p.path, pathSeg{key: k, idx: -1})
 			v, err := p.value(depth + 1)
+			p.path = p.path[:len(p.path)-1]
 			if err != nil {
 				return nil, err
 			}
-			if _, dup := o.vals[k]; !dup {
-				o.keys = append(o.keys, k)
-			}
+			o.keys = append(o.keys, k)
 			o.vals[k] = v
 			p.ws()
 			if p.i < len(p.s) && p.s[p.i] == ',' {
@@ -140,7 +176,9 @@ func (p *parser) value(depth int) (any, error) {
 			return a, nil
 		}
 		for {
+			p.path = append(p.path, pathSeg{idx: len(a)})
 			v, err := p.value(depth + 1)
+			p.path = p.path[:len(p.path)-1]
 			if err != nil {
 				return nil, err
 			}

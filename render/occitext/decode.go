@@ -16,6 +16,23 @@ func coreString(where, name string, v any) (string, error) {
 	return s, nil
 }
 
+// seenAttrs remembers where each attribute of one rendering (an entity, an
+// inline link, an action invocation, a filter) was given, so that a name
+// given twice is refused instead of the last value silently winning.
+type seenAttrs map[string]string
+
+// add records name given at where, or fails if it was given before.
+func (s seenAttrs) add(where, name string) error {
+	if first, dup := s[name]; dup {
+		if first == where {
+			return invalid(where, "attribute %s is given twice", quoteTrunc(name))
+		}
+		return invalid(where, "attribute %s is given twice (first at %s)", quoteTrunc(name), first)
+	}
+	s[name] = where
+	return nil
+}
+
 // setAttr puts a decoded attribute into e: occi.core.* into the entity's
 // fields, everything else into Attributes.
 func setAttr(e *occi.Entity, base, where, name string, v any) error {
@@ -79,12 +96,17 @@ func inlineLink(base, where string, l *link) (*occi.Entity, error) {
 			e.Mixins = nil
 		}
 	}
+	seen := seenAttrs{}
 	for _, p := range l.attrs {
 		v, err := parseValue(where, p.name, p.raw)
 		if err != nil {
 			return nil, err
 		}
-		if err := setAttr(e, base, where, render.CanonicalAttribute(p.name), v); err != nil {
+		name := render.CanonicalAttribute(p.name)
+		if err := seen.add(where, name); err != nil {
+			return nil, err
+		}
+		if err := setAttr(e, base, where, name, v); err != nil {
 			return nil, err
 		}
 	}
@@ -95,6 +117,7 @@ func (c *Codec) decodeEntity(r *render.Reader, items []item) (*occi.Entity, erro
 	e := &occi.Entity{}
 	kindWhere := ""
 	found := false
+	seen := seenAttrs{}
 	for _, it := range items {
 		found = found || it.k != kLocation
 		switch it.k {
@@ -133,6 +156,9 @@ func (c *Codec) decodeEntity(r *render.Reader, items []item) (*occi.Entity, erro
 		case kAttribute:
 			name, v, err := parseAttribute(it.where, it.value)
 			if err != nil {
+				return nil, err
+			}
+			if err := seen.add(it.where, name); err != nil {
 				return nil, err
 			}
 			if err := setAttr(e, r.Base, it.where, name, v); err != nil {
@@ -238,6 +264,7 @@ func (c *Codec) DecodeAction(r *render.Reader) (*occi.ActionInvocation, error) {
 	}
 	inv := &occi.ActionInvocation{}
 	found := false
+	seen := seenAttrs{}
 	for _, it := range items {
 		switch it.k {
 		case kCategory:
@@ -257,6 +284,9 @@ func (c *Codec) DecodeAction(r *render.Reader) (*occi.ActionInvocation, error) {
 			if err != nil {
 				return nil, err
 			}
+			if err := seen.add(it.where, name); err != nil {
+				return nil, err
+			}
 			if inv.Attributes == nil {
 				inv.Attributes = make(occi.Attributes)
 			}
@@ -266,6 +296,10 @@ func (c *Codec) DecodeAction(r *render.Reader) (*occi.ActionInvocation, error) {
 		}
 	}
 	if !found {
+		if len(items) > 0 {
+			return nil, occi.Errorf(occi.InvalidArgument,
+				"the action invocation has no Category naming the action (class \"action\"); it has only %d other element(s)", len(items))
+		}
 		return nil, empty("action Category")
 	}
 	return inv, nil
@@ -375,6 +409,7 @@ func (c *Codec) DecodeFilter(r *render.Reader) ([]occi.CategoryID, occi.Attribut
 	}
 	var cats []occi.CategoryID
 	var attrs occi.Attributes
+	seen := seenAttrs{}
 	for _, it := range items {
 		switch it.k {
 		case kCategory:
@@ -386,6 +421,9 @@ func (c *Codec) DecodeFilter(r *render.Reader) ([]occi.CategoryID, occi.Attribut
 		case kAttribute:
 			name, v, err := parseAttribute(it.where, it.value)
 			if err != nil {
+				return nil, nil, err
+			}
+			if err := seen.add(it.where, name); err != nil {
 				return nil, nil, err
 			}
 			if attrs == nil {

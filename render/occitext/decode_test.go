@@ -223,7 +223,28 @@ func TestDecodeMalformed(t *testing.T) {
 		{"action without category", func() error {
 			_, err := occitext.Plain().DecodeAction(plain("X-OCCI-Attribute: method=\"x\""))
 			return err
+		}, `the action invocation has no Category naming the action`},
+		{"empty action", func() error {
+			_, err := occitext.Plain().DecodeAction(plain(""))
+			return err
 		}, `no action Category`},
+		// An attribute given twice is refused, wherever it is given.
+		{"duplicate attribute lines", entity(plain("Category: " + compute + "\nX-OCCI-Attribute: occi.compute.cores=1\nX-OCCI-Attribute: occi.compute.cores=2")),
+			`line 3 (X-OCCI-Attribute): attribute "occi.compute.cores" is given twice (first at line 2 (X-OCCI-Attribute))`},
+		{"duplicate attribute in one header", entity(headers(map[string][]string{"Category": {compute}, "X-Occi-Attribute": {`occi.core.title="a", occi.core.title="b"`}})),
+			`X-Occi-Attribute header: attribute "occi.core.title" is given twice`},
+		{"duplicate through a legacy name", entity(plain("Category: " + compute + "\nX-OCCI-Attribute: occi.compute.userdata=\"a\"\nX-OCCI-Attribute: org.openstack.compute.user_data=\"b\"")),
+			`attribute "occi.compute.userdata" is given twice`},
+		{"duplicate link attribute", entity(plain("Link: </n/1>; rel=\"a#b\"; occi.networkinterface.interface=\"eth0\"; occi.networkinterface.interface=\"eth1\"")),
+			`line 1 (Link): attribute "occi.networkinterface.interface" is given twice`},
+		{"duplicate action parameter", func() error {
+			_, err := occitext.Plain().DecodeAction(plain("Category: stop; scheme=\"a#\"; class=\"action\"\nX-OCCI-Attribute: method=\"a\"\nX-OCCI-Attribute: method=\"b\""))
+			return err
+		}, `attribute "method" is given twice`},
+		{"duplicate filter attribute", func() error {
+			_, _, err := occitext.Plain().DecodeFilter(plain("X-OCCI-Attribute: occi.compute.state=\"active\"\nX-OCCI-Attribute: occi.compute.state=\"inactive\""))
+			return err
+		}, `attribute "occi.compute.state" is given twice`},
 		{"action with a kind", func() error {
 			_, err := occitext.Plain().DecodeAction(plain("Category: " + compute))
 			return err

@@ -76,6 +76,13 @@ func (c *Codec) Aliases() []string {
 	return []string{"text/occi+plain"}
 }
 
+var _ render.LocationLines = (*Codec)(nil)
+
+// LocationLines reports true for text/plain, whose collections are one
+// X-OCCI-Location line per member, and false for text/occi, which puts them
+// in headers (see render.LocationLines).
+func (c *Codec) LocationLines() bool { return !c.headers }
+
 // emitter builds a rendering: in plain mode each element becomes a body
 // line; in header mode each element a header value.
 type emitter struct {

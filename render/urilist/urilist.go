@@ -31,6 +31,12 @@ func (Codec) MediaType() string { return MediaType }
 // Aliases returns nothing.
 func (Codec) Aliases() []string { return nil }
 
+var _ render.LocationLines = Codec{}
+
+// LocationLines reports true: a collection is one line per member's
+// absolute URL (see render.LocationLines).
+func (Codec) LocationLines() bool { return true }
+
 func unsupported() error {
 	return occi.Errorf(occi.InvalidArgument, "text/uri-list can only render collections")
 }

@@ -52,10 +52,19 @@ func TestQueryPlans(t *testing.T) {
 		{"kind with offset", store.Query{Kinds: []occi.CategoryID{kind}, Offset: 300, Limit: 100}, "COVERING INDEX entities_kind"},
 		{"mixin with offset", store.Query{Mixin: mixin, Offset: 50, Limit: 20}, "SEARCH m USING PRIMARY KEY (mixin=?"},
 		{"owner with offset", store.Query{Owner: "u1", Offset: 30, Limit: 20}, "COVERING INDEX entities_owner"},
+		{"kind of an owner", store.Query{Kinds: []occi.CategoryID{kind}, Owner: "u3", After: "/compute/0100", Limit: 100}, "entities_kind_owner (kind=? AND owner=?"},
+		{"kind of an owner with offset", store.Query{Kinds: []occi.CategoryID{kind}, Owner: "u3", Offset: 30, Limit: 20}, "COVERING INDEX entities_kind_owner"},
+		// Locations only (ListLocations), from an index alone.
+		{"locations of a kind of an owner", store.Query{Kinds: []occi.CategoryID{kind}, Owner: "u3"}, "COVERING INDEX entities_kind_owner (kind=? AND owner=?)"},
+		{"locations of a kind", store.Query{Kinds: []occi.CategoryID{kind}, Offset: 10, Limit: 100}, "COVERING INDEX entities_kind (kind=?)"},
+		{"locations of a mixin", store.Query{Mixin: mixin, Limit: 100}, "PRIMARY KEY (mixin=?"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			query, args := rowcodec.Select(dialect, tc.q, false)
+			if strings.HasPrefix(tc.name, "locations") {
+				query, args = rowcodec.SelectLocations(dialect, tc.q)
+			}
 			rows, err := s.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, args...)
 			if err != nil {
 				t.Fatalf("EXPLAIN: %v", err)

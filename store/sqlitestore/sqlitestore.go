@@ -27,9 +27,12 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
+	"strings"
 	"sync"
 
 	"modernc.org/sqlite"
@@ -49,6 +52,9 @@ type Store struct {
 	mu     sync.RWMutex // guards closed against sends on reqs
 	closed bool
 	done   chan struct{} // closed when the writer goroutine has exited
+
+	reads  stmtCache  // prepared read statements, by SQL text
+	writes writeStmts // prepared write statements, on w's one connection
 }
 
 var _ store.Store = (*Store)(nil)
@@ -64,7 +70,136 @@ const (
 // maxGroup caps how many Write calls share one transaction.
 const maxGroup = 128
 
-var dialect = rowcodec.Dialect{Placeholder: func(int) string { return "?" }, NoLimit: "LIMIT -1"}
+var dialect = rowcodec.Dialect{Placeholder: func(int) string { return "?" }, NoLimit: "LIMIT -1", BindLimit: true}
+
+// Statements are prepared once and reused: compiling SQL costs more than
+// running these small queries. The read statements are prepared on demand
+// (database/sql prepares each on every pooled connection that runs it);
+// the write statements at Open, on the writer's one connection.
+
+// maxReadStmts caps the read statements kept prepared; the SQL of List
+// depends only on the shape of the query (LIMIT and OFFSET are bound), so
+// the set is small in practice, and past the cap queries are compiled
+// each time as before.
+const maxReadStmts = 256
+
+// stmtCache holds prepared statements of one *sql.DB by SQL text.
+type stmtCache struct {
+	db *sql.DB
+	mu sync.RWMutex
+	m  map[string]*sql.Stmt
+}
+
+// get returns the prepared statement for query, or nil when the cache is
+// full (the caller then runs query on the DB directly).
+func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
+	c.mu.RLock()
+	st := c.m[query]
+	c.mu.RUnlock()
+	if st != nil {
+		return st, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st := c.m[query]; st != nil {
+		return st, nil
+	}
+	if len(c.m) >= maxReadStmts {
+		return nil, nil
+	}
+	st, err := c.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if c.m == nil {
+		c.m = map[string]*sql.Stmt{}
+	}
+	c.m[query] = st
+	return st, nil
+}
+
+func (c *stmtCache) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := c.get(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return c.db.QueryContext(ctx, query, args...)
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (c *stmtCache) queryRow(ctx context.Context, scan func(*sql.Row) error, query string, args ...any) error {
+	st, err := c.get(ctx, query)
+	if err != nil {
+		return err
+	}
+	if st == nil {
+		return scan(c.db.QueryRowContext(ctx, query, args...))
+	}
+	return scan(st.QueryRowContext(ctx, args...))
+}
+
+func (c *stmtCache) close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var errs []error
+	for _, st := range c.m {
+		errs = append(errs, st.Close())
+	}
+	c.m = nil
+	return errors.Join(errs...)
+}
+
+// The write statements, by purpose.
+const (
+	sqlSavepoint      = "SAVEPOINT w"
+	sqlRollbackTo     = "ROLLBACK TO w"
+	sqlRelease        = "RELEASE w"
+	sqlEntityRevision = "SELECT revision FROM entities WHERE location = ?"
+	sqlUpdateEntity   = "UPDATE entities SET kind = ?, owner = ?, source = ?, revision = ?, body = ? WHERE location = ?"
+	sqlInsertEntity   = "INSERT INTO entities (location, kind, owner, source, revision, body) VALUES (?, ?, ?, ?, 1, ?)"
+	sqlDeleteEntity   = "DELETE FROM entities WHERE location = ?"
+	sqlDeleteMembers  = "DELETE FROM entity_mixins WHERE location = ?"
+	sqlInsertMember   = "INSERT INTO entity_mixins (mixin, location) VALUES (?, ?)"
+	sqlMixinRevision  = "SELECT revision FROM mixins WHERE id = ?"
+	sqlPutMixin       = `INSERT INTO mixins (id, owner, revision, body) VALUES (?, ?, ?, ?)
+				ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, revision = excluded.revision, body = excluded.body`
+	sqlDeleteMixin = "DELETE FROM mixins WHERE id = ?"
+)
+
+var writeSQL = []string{sqlSavepoint, sqlRollbackTo, sqlRelease, sqlEntityRevision, sqlUpdateEntity, sqlInsertEntity,
+	sqlDeleteEntity, sqlDeleteMembers, sqlInsertMember, sqlMixinRevision, sqlPutMixin, sqlDeleteMixin}
+
+// writeStmts are the write statements prepared on the writer's connection.
+type writeStmts map[string]*sql.Stmt
+
+func prepareWrites(db *sql.DB) (writeStmts, error) {
+	out := writeStmts{}
+	for _, q := range writeSQL {
+		st, err := db.Prepare(q)
+		if err != nil {
+			out.close()
+			return nil, classify(err, "prepare "+q)
+		}
+		out[q] = st
+	}
+	return out, nil
+}
+
+func (w writeStmts) close() error {
+	var errs []error
+	for _, st := range w {
+		errs = append(errs, st.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// in returns the statement query bound to tx; tx runs on the connection
+// the statement was prepared on, so it is not compiled again.
+func (w writeStmts) in(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt {
+	return tx.StmtContext(ctx, w[query])
+}
 
 // Open opens (creating if needed) the database file at path and applies
 // any pending schema migrations. It fails if the file was written by a
@@ -87,14 +222,22 @@ func Open(path string) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
+	// Prepared before the writer goroutine holds the one connection.
+	ws, err := prepareWrites(w)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
 	r, err := sql.Open("sqlite", base+readerParams)
 	if err != nil {
+		ws.close()
 		w.Close()
 		return nil, classify(err, "open database "+path)
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	s := &Store{path: path, w: w, r: r, reqs: make(chan *writeReq, maxGroup), done: make(chan struct{})}
+	s := &Store{path: path, w: w, r: r, reqs: make(chan *writeReq, maxGroup), done: make(chan struct{}),
+		reads: stmtCache{db: r}, writes: ws}
 	go s.writer()
 	return s, nil
 }
@@ -110,7 +253,7 @@ func (s *Store) Close() error {
 	close(s.reqs)
 	s.mu.Unlock()
 	<-s.done
-	return errors.Join(s.r.Close(), s.w.Close())
+	return errors.Join(s.reads.close(), s.writes.close(), s.r.Close(), s.w.Close())
 }
 
 func classify(err error, what string) error {
@@ -158,8 +301,8 @@ func (s *Store) Get(ctx context.Context, location string) (*occi.Entity, error) 
 	var owner, source string
 	var rev int64
 	var body []byte
-	err := s.r.QueryRowContext(ctx, "SELECT owner, source, revision, body FROM entities WHERE location = ?", location).
-		Scan(&owner, &source, &rev, &body)
+	err := s.reads.queryRow(ctx, func(r *sql.Row) error { return r.Scan(&owner, &source, &rev, &body) },
+		"SELECT owner, source, revision, body FROM entities WHERE location = ?", location)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, occi.Errorf(occi.NotFound, "no entity at %s", location)
 	}
@@ -168,6 +311,113 @@ func (s *Store) Get(ctx context.Context, location string) (*occi.Entity, error) 
 	}
 	return rowcodec.DecodeEntity(location, owner, source, rev, body)
 }
+
+// sqlGetLinked reads an entity (k = 0) and the entities whose source it is
+// (k = 1, its links) in one statement, so in one read transaction. The
+// links come from the source index, in location order; GetLinked checks
+// that order rather than have SQLite sort the compound.
+const sqlGetLinked = `SELECT 0 AS k, location, owner, source, revision, body FROM entities WHERE location = ?1
+	UNION ALL
+	SELECT 1 AS k, location, owner, source, revision, body FROM entities WHERE source = ?1`
+
+// GetLinked returns the entity at location, as Get does, and the entities
+// whose Source is location (of any owner), ordered by location, read at
+// the same time in one statement (see engine.LinkedStore).
+func (s *Store) GetLinked(ctx context.Context, location string) (*occi.Entity, []*occi.Entity, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, nil, err
+	}
+	if s.isClosed() {
+		return nil, nil, errClosed
+	}
+	if location == "" {
+		return nil, nil, occi.Errorf(occi.NotFound, "no entity at %s", location)
+	}
+	rows, err := s.reads.query(ctx, sqlGetLinked, location)
+	if err != nil {
+		return nil, nil, classify(err, "get "+location)
+	}
+	defer rows.Close()
+	var ent *occi.Entity
+	var links []*occi.Entity
+	for rows.Next() {
+		var k int
+		var loc, owner, source string
+		var rev int64
+		var body []byte
+		if err := rows.Scan(&k, &loc, &owner, &source, &rev, &body); err != nil {
+			return nil, nil, classify(err, "get "+location)
+		}
+		e, err := rowcodec.DecodeEntity(loc, owner, source, rev, body)
+		if err != nil {
+			return nil, nil, err
+		}
+		if k == 0 {
+			ent = e
+		} else {
+			links = append(links, e)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, classify(err, "get "+location)
+	}
+	if ent == nil {
+		return nil, nil, occi.Errorf(occi.NotFound, "no entity at %s", location)
+	}
+	if !slices.IsSortedFunc(links, byLocation) {
+		slices.SortFunc(links, byLocation)
+	}
+	return ent, links, nil
+}
+
+// sqlListSourced reads the entities whose source is one of a JSON array
+// of locations, through the source index.
+const sqlListSourced = `SELECT location, owner, source, revision, body FROM entities
+	WHERE source IN (SELECT value FROM json_each(?)) ORDER BY location`
+
+// ListSourced returns the entities whose Source is one of sources (of any
+// owner), ordered by location, in one statement: the links of a whole page
+// of resources at once (see engine.SourcedStore).
+func (s *Store) ListSourced(ctx context.Context, sources []string) ([]*occi.Entity, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	if s.isClosed() {
+		return nil, errClosed
+	}
+	if len(sources) == 0 {
+		return nil, nil
+	}
+	arg, err := json.Marshal(sources)
+	if err != nil {
+		return nil, occi.Wrap(err, occi.Internal, "list links")
+	}
+	rows, err := s.reads.query(ctx, sqlListSourced, string(arg))
+	if err != nil {
+		return nil, classify(err, "list links")
+	}
+	defer rows.Close()
+	var out []*occi.Entity
+	for rows.Next() {
+		var loc, owner, source string
+		var rev int64
+		var body []byte
+		if err := rows.Scan(&loc, &owner, &source, &rev, &body); err != nil {
+			return nil, classify(err, "list links")
+		}
+		e, err := rowcodec.DecodeEntity(loc, owner, source, rev, body)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify(err, "list links")
+	}
+	return out, nil
+}
+
+func byLocation(a, b *occi.Entity) int { return strings.Compare(a.Location, b.Location) }
 
 // List returns the entities q selects, ordered by location.
 func (s *Store) List(ctx context.Context, q store.Query) ([]*occi.Entity, error) {
@@ -181,7 +431,7 @@ func (s *Store) List(ctx context.Context, q store.Query) ([]*occi.Entity, error)
 		return nil, errClosed
 	}
 	query, args := rowcodec.Select(dialect, q, false)
-	rows, err := s.r.QueryContext(ctx, query, args...)
+	rows, err := s.reads.query(ctx, query, args...)
 	if err != nil {
 		return nil, classify(err, "list")
 	}
@@ -206,6 +456,41 @@ func (s *Store) List(ctx context.Context, q store.Query) ([]*occi.Entity, error)
 	return out, nil
 }
 
+// ListLocations returns the locations of the entities List(ctx, q)
+// returns, in the same order, reading only locations (from an index alone
+// where one covers the query); see engine.LocationStore.
+func (s *Store) ListLocations(ctx context.Context, q store.Query) ([]string, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	if err := rowcodec.CheckQuery(q); err != nil {
+		return nil, err
+	}
+	if s.isClosed() {
+		return nil, errClosed
+	}
+	// The locations come back as one value, joined by NUL (which no
+	// stored location holds): one row instead of one per entity, which for
+	// a large collection saves most of the time. SQLite concatenates them
+	// in the order the subquery yields them, which is location order; the
+	// order is checked all the same, and restored if it ever differs.
+	query, args := rowcodec.SelectLocations(dialect, q)
+	var joined sql.NullString
+	err := s.reads.queryRow(ctx, func(r *sql.Row) error { return r.Scan(&joined) },
+		"SELECT group_concat(location, char(0)) FROM ("+query+")", args...)
+	if err != nil {
+		return nil, classify(err, "list locations")
+	}
+	if !joined.Valid {
+		return []string{}, nil
+	}
+	out := strings.Split(joined.String, "\x00")
+	if !slices.IsSorted(out) {
+		slices.Sort(out)
+	}
+	return out, nil
+}
+
 // Count returns how many entities q selects, ignoring After, Offset and Limit.
 func (s *Store) Count(ctx context.Context, q store.Query) (int, error) {
 	if err := ctxErr(ctx); err != nil {
@@ -219,7 +504,7 @@ func (s *Store) Count(ctx context.Context, q store.Query) (int, error) {
 	}
 	query, args := rowcodec.Select(dialect, q, true)
 	var n int
-	if err := s.r.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
+	if err := s.reads.queryRow(ctx, func(r *sql.Row) error { return r.Scan(&n) }, query, args...); err != nil {
 		return 0, classify(err, "count")
 	}
 	return n, nil
@@ -235,7 +520,8 @@ func (s *Store) GetMixin(ctx context.Context, id occi.CategoryID) (*occi.Mixin, 
 	}
 	var owner string
 	var body []byte
-	err := s.r.QueryRowContext(ctx, "SELECT owner, body FROM mixins WHERE id = ?", id.String()).Scan(&owner, &body)
+	err := s.reads.queryRow(ctx, func(r *sql.Row) error { return r.Scan(&owner, &body) },
+		"SELECT owner, body FROM mixins WHERE id = ?", id.String())
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, occi.Errorf(occi.NotFound, "no mixin %s", id)
 	}
@@ -253,7 +539,7 @@ func (s *Store) ListMixins(ctx context.Context) ([]*occi.Mixin, error) {
 	if s.isClosed() {
 		return nil, errClosed
 	}
-	rows, err := s.r.QueryContext(ctx, "SELECT owner, body FROM mixins ORDER BY id")
+	rows, err := s.reads.query(ctx, "SELECT owner, body FROM mixins ORDER BY id")
 	if err != nil {
 		return nil, classify(err, "list mixins")
 	}
@@ -391,20 +677,20 @@ func (s *Store) commitGroup(conn *sql.Conn, group []*writeReq) {
 			r.err = err
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+		if _, err := s.writes.in(ctx, tx, sqlSavepoint).ExecContext(ctx); err != nil {
 			tx.Rollback()
 			fail(classify(err, "savepoint"))
 			return
 		}
-		r.err = apply(ctx, tx, r)
+		r.err = s.apply(ctx, tx, r)
 		if r.err != nil {
-			if _, err := tx.ExecContext(ctx, "ROLLBACK TO w"); err != nil {
+			if _, err := s.writes.in(ctx, tx, sqlRollbackTo).ExecContext(ctx); err != nil {
 				tx.Rollback()
 				fail(classify(err, "rollback to savepoint"))
 				return
 			}
 		}
-		if _, err := tx.ExecContext(ctx, "RELEASE w"); err != nil {
+		if _, err := s.writes.in(ctx, tx, sqlRelease).ExecContext(ctx); err != nil {
 			tx.Rollback()
 			fail(classify(err, "release savepoint"))
 			return
@@ -415,8 +701,8 @@ func (s *Store) commitGroup(conn *sql.Conn, group []*writeReq) {
 	}
 }
 
-func revision(ctx context.Context, tx *sql.Tx, query, key string) (rev int64, exists bool, err error) {
-	err = tx.QueryRowContext(ctx, query, key).Scan(&rev)
+func (s *Store) revision(ctx context.Context, tx *sql.Tx, query, key string) (rev int64, exists bool, err error) {
+	err = s.writes.in(ctx, tx, query).QueryRowContext(ctx, key).Scan(&rev)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, false, nil
 	}
@@ -441,12 +727,16 @@ func check(what string, expect, cur int64, exists, del bool) error {
 	return nil
 }
 
-func apply(ctx context.Context, tx *sql.Tx, r *writeReq) error {
+func (s *Store) apply(ctx context.Context, tx *sql.Tx, r *writeReq) error {
+	exec := func(query string, args ...any) error {
+		_, err := s.writes.in(ctx, tx, query).ExecContext(ctx, args...)
+		return err
+	}
 	for i, m := range r.muts {
 		switch {
 		case m.Put != nil:
 			row := r.rows[i]
-			cur, exists, err := revision(ctx, tx, "SELECT revision FROM entities WHERE location = ?", row.Location)
+			cur, exists, err := s.revision(ctx, tx, sqlEntityRevision, row.Location)
 			if err != nil {
 				return err
 			}
@@ -454,63 +744,59 @@ func apply(ctx context.Context, tx *sql.Tx, r *writeReq) error {
 				return err
 			}
 			if exists {
-				_, err = tx.ExecContext(ctx, "UPDATE entities SET kind = ?, owner = ?, source = ?, revision = ?, body = ? WHERE location = ?",
-					row.Kind, row.Owner, row.Source, cur+1, row.Body, row.Location)
+				err = exec(sqlUpdateEntity, row.Kind, row.Owner, row.Source, cur+1, row.Body, row.Location)
 				if err == nil {
-					_, err = tx.ExecContext(ctx, "DELETE FROM entity_mixins WHERE location = ?", row.Location)
+					err = exec(sqlDeleteMembers, row.Location)
 				}
 			} else {
-				_, err = tx.ExecContext(ctx, "INSERT INTO entities (location, kind, owner, source, revision, body) VALUES (?, ?, ?, ?, 1, ?)",
-					row.Location, row.Kind, row.Owner, row.Source, row.Body)
+				err = exec(sqlInsertEntity, row.Location, row.Kind, row.Owner, row.Source, row.Body)
 			}
 			if err != nil {
 				return classify(err, "write entity "+row.Location)
 			}
 			for _, mx := range row.Mixins {
-				if _, err := tx.ExecContext(ctx, "INSERT INTO entity_mixins (mixin, location) VALUES (?, ?)", mx, row.Location); err != nil {
+				if err := exec(sqlInsertMember, mx, row.Location); err != nil {
 					return classify(err, "write mixins of "+row.Location)
 				}
 			}
 			r.revs[i] = cur + 1
 		case m.Delete != "":
-			cur, exists, err := revision(ctx, tx, "SELECT revision FROM entities WHERE location = ?", m.Delete)
+			cur, exists, err := s.revision(ctx, tx, sqlEntityRevision, m.Delete)
 			if err != nil {
 				return err
 			}
 			if err := check("entity "+m.Delete, m.Expect, cur, exists, true); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, "DELETE FROM entities WHERE location = ?", m.Delete); err != nil {
+			if err := exec(sqlDeleteEntity, m.Delete); err != nil {
 				return classify(err, "delete "+m.Delete)
 			}
-			if _, err := tx.ExecContext(ctx, "DELETE FROM entity_mixins WHERE location = ?", m.Delete); err != nil {
+			if err := exec(sqlDeleteMembers, m.Delete); err != nil {
 				return classify(err, "delete mixins of "+m.Delete)
 			}
 		case m.PutMixin != nil:
 			id := m.PutMixin.ID.String()
-			cur, exists, err := revision(ctx, tx, "SELECT revision FROM mixins WHERE id = ?", id)
+			cur, exists, err := s.revision(ctx, tx, sqlMixinRevision, id)
 			if err != nil {
 				return err
 			}
 			if err := check("mixin "+id, m.Expect, cur, exists, false); err != nil {
 				return err
 			}
-			_, err = tx.ExecContext(ctx, `INSERT INTO mixins (id, owner, revision, body) VALUES (?, ?, ?, ?)
-				ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, revision = excluded.revision, body = excluded.body`,
-				id, m.PutMixin.Owner, cur+1, r.mix[i])
+			err = exec(sqlPutMixin, id, m.PutMixin.Owner, cur+1, r.mix[i])
 			if err != nil {
 				return classify(err, "write mixin "+id)
 			}
 		case !m.DeleteMixin.IsZero():
 			id := m.DeleteMixin.String()
-			cur, exists, err := revision(ctx, tx, "SELECT revision FROM mixins WHERE id = ?", id)
+			cur, exists, err := s.revision(ctx, tx, sqlMixinRevision, id)
 			if err != nil {
 				return err
 			}
 			if err := check("mixin "+id, m.Expect, cur, exists, true); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, "DELETE FROM mixins WHERE id = ?", id); err != nil {
+			if err := exec(sqlDeleteMixin, id); err != nil {
 				return classify(err, "delete mixin "+id)
 			}
 		}
@@ -545,6 +831,10 @@ var migrations = []string{
 		body     BLOB NOT NULL
 	) WITHOUT ROWID;
 	CREATE INDEX mixins_owner ON mixins (owner, id);`,
+	// A kind collection is always listed for one owner (the engine asks
+	// for the caller's entities): kind and owner together, in location
+	// order, from an index that also answers a listing of locations alone.
+	`CREATE INDEX entities_kind_owner ON entities (kind, owner, location);`,
 }
 
 // SchemaVersion is the schema version this code writes.

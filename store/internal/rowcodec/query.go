@@ -14,6 +14,10 @@ type Dialect struct {
 	// NoLimit is the LIMIT clause to write when there is an OFFSET but no
 	// limit ("LIMIT -1" for SQLite, "" for PostgreSQL).
 	NoLimit string
+	// BindLimit passes LIMIT and OFFSET as parameters rather than as
+	// literals, so that the statement text depends only on the shape of
+	// the query and a prepared statement serves every page (SQLite).
+	BindLimit bool
 }
 
 // Select builds the statement for q over the tables entities (location,
@@ -23,6 +27,29 @@ type Dialect struct {
 // location) when q has a mixin, and otherwise from entities, ordered by
 // location, so a page is read from an index in order and never sorted.
 func Select(d Dialect, q store.Query, count bool) (string, []any) {
+	if count {
+		return build(d, q, modeCount)
+	}
+	return build(d, q, modeRows)
+}
+
+// SelectLocations builds the statement that returns only the locations of
+// the entities Select returns for q, in the same order: where an index
+// holds every column the conditions need, it reads nothing else.
+func SelectLocations(d Dialect, q store.Query) (string, []any) {
+	return build(d, q, modeLocations)
+}
+
+type mode int
+
+const (
+	modeRows mode = iota
+	modeCount
+	modeLocations
+)
+
+func build(d Dialect, q store.Query, m mode) (string, []any) {
+	count := m == modeCount
 	var b strings.Builder
 	var args []any
 	arg := func(v any) string {
@@ -33,10 +60,13 @@ func Select(d Dialect, q store.Query, count bool) (string, []any) {
 	// With an offset, the rows to skip are counted in a subquery that reads
 	// locations only (from the index alone where it can), and only the
 	// page's rows are fetched whole.
-	deferred := !count && q.Offset > 0
+	// For locations only, that subquery is the whole statement.
+	deferred := m == modeLocations || (m == modeRows && q.Offset > 0)
 	switch {
 	case count:
 		b.WriteString("SELECT count(*)")
+	case m == modeLocations:
+		b.WriteString("SELECT ")
 	case deferred:
 		b.WriteString("SELECT o.location, o.owner, o.source, o.revision, o.body FROM entities o WHERE o.location IN (SELECT ")
 	default:
@@ -102,15 +132,20 @@ func Select(d Dialect, q store.Query, count bool) (string, []any) {
 	}
 	b.WriteString(" ORDER BY " + loc)
 	switch {
+	case q.Limit > 0 && d.BindLimit:
+		b.WriteString(" LIMIT " + arg(int64(q.Limit)))
 	case q.Limit > 0:
 		fmt.Fprintf(&b, " LIMIT %d", q.Limit)
 	case q.Offset > 0 && d.NoLimit != "":
 		b.WriteString(" " + d.NoLimit)
 	}
-	if q.Offset > 0 {
+	switch {
+	case q.Offset > 0 && d.BindLimit:
+		b.WriteString(" OFFSET " + arg(int64(q.Offset)))
+	case q.Offset > 0:
 		fmt.Fprintf(&b, " OFFSET %d", q.Offset)
 	}
-	if deferred {
+	if deferred && m == modeRows {
 		b.WriteString(") ORDER BY o.location")
 	}
 	return b.String(), args

@@ -1,0 +1,310 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/occid/occi"
+	"github.com/occid/occi/store"
+)
+
+// Creation is made crash safe with pending records. Before the driver is
+// asked to create anything, the engine stores, for each entity the driver
+// will make real, a pending record: an entity at pendingPrefix+location,
+// of the internal kind pendingKind, owned by no user (so no listing,
+// collection or Get of a user ever shows it), holding the entity to be
+// created as JSON. The entities are then created in the driver and stored
+// in one atomic write that also deletes the pending records. A process that
+// dies in between leaves the records; the next engine start settles each:
+// if the driver has the object (Observe does not report it gone) the entity
+// is adopted (stored as created), otherwise the record is removed. While a
+// record exists, a create at its location is Conflict.
+
+const (
+	pendingPrefix = "/.pending"
+	pendingOwner  = "\toccid-engine" // no user name has a tab; PostgreSQL text has no NUL
+	pendingEntity = "occid.pending.entity"
+	pendingSince  = "occid.pending.since"
+)
+
+var pendingKind = occi.CategoryID{Scheme: "http://occid.local/engine#", Term: "pending"}
+
+// pendingForm is the JSON form of an entity in a pending record.
+type pendingForm struct {
+	ID, Location, Kind, Title, Summary string
+	Mixins                             []string
+	Attributes                         map[string]any
+	Source, SourceKind                 string
+	Target, TargetKind                 string
+	Owner                              string
+}
+
+func catString(id occi.CategoryID) string {
+	if id.IsZero() {
+		return ""
+	}
+	return id.String()
+}
+
+func parseCat(s string) occi.CategoryID {
+	if s == "" {
+		return occi.CategoryID{}
+	}
+	id, _ := occi.ParseCategoryID(s)
+	return id
+}
+
+func pendingRecord(ent *occi.Entity, now time.Time) (*occi.Entity, error) {
+	f := pendingForm{ID: ent.ID, Location: ent.Location, Kind: catString(ent.Kind), Title: ent.Title, Summary: ent.Summary,
+		Attributes: ent.Attributes, Source: ent.Source, SourceKind: catString(ent.SourceKind),
+		Target: ent.Target, TargetKind: catString(ent.TargetKind), Owner: ent.Owner}
+	for _, m := range ent.Mixins {
+		f.Mixins = append(f.Mixins, m.String())
+	}
+	b, err := json.Marshal(f)
+	if err != nil {
+		return nil, err
+	}
+	return &occi.Entity{
+		ID: "pending", Location: pendingPrefix + ent.Location, Kind: pendingKind, Owner: pendingOwner,
+		Attributes: occi.Attributes{pendingEntity: string(b), pendingSince: now.UTC().Format(time.RFC3339Nano)},
+	}, nil
+}
+
+// pendingEntityOf decodes the entity a pending record holds, its
+// attributes in their canonical types.
+func (e *Engine) pendingEntityOf(rec *occi.Entity) (*occi.Entity, error) {
+	s, _ := rec.Attributes[pendingEntity].(string)
+	d := json.NewDecoder(bytes.NewReader([]byte(s)))
+	d.UseNumber()
+	var f pendingForm
+	if err := d.Decode(&f); err != nil {
+		return nil, fmt.Errorf("pending record %s: %w", rec.Location, err)
+	}
+	ent := &occi.Entity{ID: f.ID, Location: f.Location, Kind: parseCat(f.Kind), Title: f.Title, Summary: f.Summary,
+		Source: f.Source, SourceKind: parseCat(f.SourceKind), Target: f.Target, TargetKind: parseCat(f.TargetKind),
+		Owner: f.Owner, Attributes: occi.Attributes{}}
+	for _, m := range f.Mixins {
+		ent.Mixins = append(ent.Mixins, parseCat(m))
+	}
+	defs, _ := e.model.Attributes(ent.Kind, ent.Mixins)
+	for k, v := range f.Attributes {
+		v = fromJSON(v)
+		if d, ok := defs[k]; ok {
+			if cv, err := coerce(d, v, "attribute"); err == nil {
+				v = cv
+			}
+		}
+		ent.Attributes[k] = v
+	}
+	return ent, nil
+}
+
+func fromJSON(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if n, err := x.Int64(); err == nil {
+			return n
+		}
+		f, _ := x.Float64()
+		return f
+	case []any:
+		for i := range x {
+			x[i] = fromJSON(x[i])
+		}
+	case map[string]any:
+		for k := range x {
+			x[k] = fromJSON(x[k])
+		}
+	}
+	return v
+}
+
+// beginCreate stores a pending record for each of ents. finish holds the
+// mutations that remove them, to be written with the entities; abandon
+// removes them after a failure.
+func (e *Engine) beginCreate(ctx context.Context, ents []*occi.Entity) (finish []store.Mutation, abandon func(), err error) {
+	if len(ents) == 0 {
+		return nil, func() {}, nil
+	}
+	now := time.Now()
+	recs := make([]*occi.Entity, len(ents))
+	muts := make([]store.Mutation, len(ents))
+	for i, ent := range ents {
+		rec, err := pendingRecord(ent, now)
+		if err != nil {
+			return nil, nil, err
+		}
+		recs[i] = rec
+		muts[i] = store.Mutation{Put: rec, Expect: store.MustNotExist}
+	}
+	if err := e.store.Write(ctx, muts...); err != nil {
+		if occi.ErrorCode(err) == occi.AlreadyExists {
+			return nil, nil, occi.Errorf(occi.Conflict, "an earlier creation at one of the locations %s is unfinished; retry shortly", joinLocations(ents))
+		}
+		return nil, nil, err
+	}
+	for _, rec := range recs {
+		finish = append(finish, store.Mutation{Delete: rec.Location, Expect: rec.Revision})
+	}
+	abandon = func() {
+		del := make([]store.Mutation, len(recs))
+		for i, rec := range recs {
+			del[i] = store.Mutation{Delete: rec.Location, Expect: store.AnyRevision}
+		}
+		if err := e.store.Write(context.WithoutCancel(ctx), del...); err != nil {
+			e.log.Warn("engine: removing pending records failed; the next start settles them", "err", err)
+		}
+	}
+	return finish, abandon, nil
+}
+
+func joinLocations(ents []*occi.Entity) string {
+	locs := make([]string, len(ents))
+	for i, x := range ents {
+		locs[i] = x.Location
+	}
+	return strings.Join(locs, ", ")
+}
+
+// recoverPending settles the pending records older than RecoverAfter: an
+// entity whose object the driver has is adopted, any other record is
+// removed. A record the driver cannot be asked about now (Unavailable)
+// stays for the next start.
+func (e *Engine) recoverPending(ctx context.Context) error {
+	recs, err := e.store.List(ctx, store.Query{Prefix: pendingPrefix + "/"})
+	if err != nil {
+		return err
+	}
+	for _, rec := range recs {
+		if rec.Kind != pendingKind || rec.Owner != pendingOwner {
+			continue
+		}
+		if s, _ := rec.Attributes[pendingSince].(string); e.recoverAfter > 0 {
+			if t, err := time.Parse(time.RFC3339Nano, s); err == nil && time.Since(t) < e.recoverAfter {
+				continue
+			}
+		}
+		if err := e.settlePending(ctx, rec); err != nil {
+			e.log.Warn("engine: cannot settle an unfinished creation yet", "location", strings.TrimPrefix(rec.Location, pendingPrefix), "err", err)
+		}
+	}
+	return nil
+}
+
+func (e *Engine) settlePending(ctx context.Context, rec *occi.Entity) error {
+	drop := store.Mutation{Delete: rec.Location, Expect: rec.Revision}
+	ent, err := e.pendingEntityOf(rec)
+	if err != nil || !e.driven(ent.Kind) {
+		return e.store.Write(ctx, drop)
+	}
+	unlock, err := e.lock(ctx, ent.Location)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if _, err := e.store.Get(ctx, ent.Location); err == nil {
+		return e.store.Write(ctx, drop) // stored after all
+	}
+	obs, err := e.drv.Observe(ctx, ent)
+	gone := obs.Gone
+	if err != nil {
+		if e.drv.ErrorCode(err) != occi.NotFound {
+			return e.driverErr(err, "observing "+ent.Location)
+		}
+		gone = true
+	}
+	if gone {
+		return e.store.Write(ctx, drop)
+	}
+	e.applyObservation(ent, obs)
+	muts := []store.Mutation{{Put: ent, Expect: store.MustNotExist}, drop}
+	if e.model.IsLink(ent.Kind) && strings.HasPrefix(ent.Source, "/") {
+		if _, err := e.store.Get(ctx, ent.Source); err != nil {
+			// Its resource was never stored: the link cannot be adopted.
+			if err := e.drv.Delete(ctx, ent); err != nil {
+				return e.driverErr(err, "deleting the orphan link "+ent.Location)
+			}
+			return e.store.Write(ctx, drop)
+		}
+	}
+	if err := e.store.Write(ctx, muts...); err != nil {
+		return err
+	}
+	e.log.Info("engine: adopted an unfinished creation", "location", ent.Location)
+	return nil
+}
+
+// CreateAll creates every entity of es in the kind collection at
+// collection, or none: all are validated first, then made real and stored
+// in one atomic write; a failure undoes what the driver made. More than
+// Config.MaxBatch entities is TooLarge.
+func (e *Engine) CreateAll(ctx context.Context, collection string, es []*occi.Entity) ([]*occi.Entity, error) {
+	if len(es) == 0 {
+		return nil, occi.Errorf(occi.InvalidArgument, "no entity given")
+	}
+	if len(es) > e.maxBatch {
+		return nil, occi.Errorf(occi.TooLarge, "%d entities in one request; the limit is %d per request", len(es), e.maxBatch)
+	}
+	k, err := e.kindCollection(ctx, collection)
+	if err != nil {
+		return nil, err
+	}
+	type item struct {
+		in       *occi.Entity
+		loc, seg string
+	}
+	items := make([]item, len(es))
+	locs := make([]string, len(es))
+	for i, in := range es {
+		if in == nil {
+			return nil, batchError(occi.Errorf(occi.InvalidArgument, "no entity given"), i, len(es))
+		}
+		in = in.Clone()
+		if err := e.checkCreateInput(k, in); err != nil {
+			return nil, batchError(err, i, len(es))
+		}
+		seg, err := e.newSegment(in)
+		if err != nil {
+			return nil, batchError(err, i, len(es))
+		}
+		items[i] = item{in, k.Location + seg, seg}
+		locs[i] = k.Location + seg
+	}
+	unlock, err := e.lockAll(ctx, locs)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	plans := make([]*createPlan, len(items))
+	taken := map[string]int{}
+	for i, it := range items {
+		p, err := e.prepareCreate(ctx, it.loc, it.seg, it.in)
+		if err != nil {
+			return nil, batchError(err, i, len(es))
+		}
+		for _, l := range append([]*occi.Entity{p.ent}, p.links...) {
+			if j, dup := taken[l.Location]; dup {
+				return nil, batchError(occi.Errorf(occi.AlreadyExists, "%s is also created by entity %d of the request", l.Location, j+1), i, len(es))
+			}
+			taken[l.Location] = i
+		}
+		plans[i] = p
+	}
+	if err := e.commitCreates(ctx, plans); err != nil {
+		return nil, err
+	}
+	out := make([]*occi.Entity, len(plans))
+	for i, p := range plans {
+		x, err := e.present(ctx, p.ent)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = x
+	}
+	return out, nil
+}

@@ -1,0 +1,456 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/occid/occi"
+	"github.com/occid/occi/backend"
+	"github.com/occid/occi/backend/simbackend"
+	"github.com/occid/occi/engine"
+	"github.com/occid/occi/infra"
+	"github.com/occid/occi/store"
+	"github.com/occid/occi/store/memstore"
+)
+
+var errCrashed = errors.New("the process is dead")
+
+// crash is a process death: once it happened, the store and the driver
+// wrappers of the dead engine refuse everything, while what the real store
+// and driver hold stays.
+type crash struct{ dead atomic.Bool }
+
+type crashStore struct {
+	store.Store
+	c *crash
+}
+
+func (s crashStore) Write(ctx context.Context, muts ...store.Mutation) error {
+	if s.c.dead.Load() {
+		return errCrashed
+	}
+	return s.Store.Write(ctx, muts...)
+}
+
+// crashDriver dies at a chosen step: before or after the driver's Create
+// of the entity at location at, or after its Delete.
+type crashDriver struct {
+	backend.Driver
+	c     *crash
+	at    string
+	point string // "before create", "after create", "after delete"
+}
+
+func (d crashDriver) Create(ctx context.Context, req backend.CreateRequest) (backend.Observation, error) {
+	if d.c.dead.Load() {
+		return backend.Observation{}, errCrashed
+	}
+	if req.Entity.Location == d.at && d.point == "before create" {
+		d.c.dead.Store(true)
+		return backend.Observation{}, errCrashed
+	}
+	obs, err := d.Driver.Create(ctx, req)
+	if req.Entity.Location == d.at && d.point == "after create" {
+		d.c.dead.Store(true)
+	}
+	return obs, err
+}
+
+func (d crashDriver) Delete(ctx context.Context, e *occi.Entity) error {
+	if d.c.dead.Load() {
+		return errCrashed
+	}
+	err := d.Driver.Delete(ctx, e)
+	if e.Location == d.at && d.point == "after delete" {
+		d.c.dead.Store(true)
+	}
+	return err
+}
+
+func newEngine(t *testing.T, st store.Store, drv backend.Driver) *engine.Engine {
+	t.Helper()
+	eng, err := engine.New(engine.Config{Store: st, Driver: drv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	return eng
+}
+
+func TestCrashDuringCreateIsRecovered(t *testing.T) {
+	cases := []struct {
+		name, point, at string
+		in              *occi.Entity
+		wantAdopted     bool
+	}{
+		{"before the driver creates", "before create", "/compute/vm1", &occi.Entity{Kind: infra.Compute, ID: "vm1"}, false},
+		{"after the driver created", "after create", "/compute/vm1", &occi.Entity{Kind: infra.Compute, ID: "vm1"}, true},
+		{"after the driver created an inline link", "after create", "/networkinterface/nic1", &occi.Entity{Kind: infra.Compute, ID: "vm1",
+			Links: []*occi.Entity{{ID: "nic1", Kind: infra.NetworkInterface, Target: "/network/net1"}}}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sim, err := simbackend.Open(simbackend.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { sim.Close() })
+			st := memstore.New()
+			setup := newEngine(t, st, sim)
+			_, err = setup.Create(ctx, "/network/", &occi.Entity{Kind: infra.Network, ID: "net1"})
+			mustOK(t, err)
+			c := &crash{}
+			dying := newEngine(t, crashStore{st, c}, crashDriver{Driver: sim, c: c, at: tc.at, point: tc.point})
+			if _, err := dying.Create(ctx, "/compute/", tc.in); err == nil {
+				t.Fatal("the create succeeded although the process died")
+			}
+			if !c.dead.Load() {
+				t.Fatal("the process never reached the crash point")
+			}
+			dying.Close()
+
+			eng := newEngine(t, st, sim)
+			got, err := eng.Get(ctx, "/compute/vm1")
+			if tc.wantAdopted {
+				mustOK(t, err)
+				if tc.at != "/compute/vm1" {
+					// The compute was created, its link was being created:
+					// both are adopted.
+					if len(got.Links) != 1 || got.Links[0].Location != tc.at {
+						t.Errorf("got links %v, want the adopted %s", got.Links, tc.at)
+					}
+				}
+			} else {
+				wantCode(t, err, occi.NotFound)
+			}
+			// Either way the location is usable again.
+			out, created, err := eng.Put(ctx, "/compute/vm1", &occi.Entity{Kind: infra.Compute, Title: "again"})
+			mustOK(t, err)
+			if created == tc.wantAdopted {
+				t.Errorf("got created %v, want %v", created, !tc.wantAdopted)
+			}
+			if out.Title != "again" {
+				t.Errorf("got title %q, want %q", out.Title, "again")
+			}
+			mustOK(t, eng.Delete(ctx, "/compute/vm1"))
+			_, err = eng.Create(ctx, "/compute/", &occi.Entity{Kind: infra.Compute, ID: "vm1"})
+			mustOK(t, err)
+		})
+	}
+}
+
+func TestCrashDuringDeleteLeavesItDeletable(t *testing.T) {
+	sim, err := simbackend.Open(simbackend.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	st := memstore.New()
+	c := &crash{}
+	dying := newEngine(t, crashStore{st, c}, crashDriver{Driver: sim, c: c, at: "/compute/vm1", point: "after delete"})
+	_, err = dying.Create(ctx, "/compute/", &occi.Entity{Kind: infra.Compute, ID: "vm1"})
+	mustOK(t, err)
+	if err := dying.Delete(ctx, "/compute/vm1"); err == nil {
+		t.Fatal("the delete succeeded although the process died")
+	}
+	dying.Close()
+	eng := newEngine(t, st, sim)
+	mustOK(t, eng.Delete(ctx, "/compute/vm1"))
+	_, err = eng.Get(ctx, "/compute/vm1")
+	wantCode(t, err, occi.NotFound)
+	_, err = eng.Create(ctx, "/compute/", &occi.Entity{Kind: infra.Compute, ID: "vm1"})
+	mustOK(t, err)
+}
+
+// countingDriver counts the driver's creates and deletes.
+type countingDriver struct {
+	backend.Driver
+	creates, deletes atomic.Int64
+	failAt           atomic.Value // a location whose create fails
+}
+
+func (d *countingDriver) Create(ctx context.Context, req backend.CreateRequest) (backend.Observation, error) {
+	d.creates.Add(1)
+	if at, _ := d.failAt.Load().(string); at == req.Entity.Location {
+		return backend.Observation{}, errors.New("boom")
+	}
+	return d.Driver.Create(ctx, req)
+}
+
+func (d *countingDriver) Delete(ctx context.Context, e *occi.Entity) error {
+	d.deletes.Add(1)
+	return d.Driver.Delete(ctx, e)
+}
+
+func TestCreateAll(t *testing.T) {
+	var cd *countingDriver
+	f := newFixture(t, 0, func(s *simbackend.Driver) backend.Driver {
+		cd = &countingDriver{Driver: s}
+		return cd
+	}, engine.Config{MaxBatch: 10})
+	many := func(n int) []*occi.Entity {
+		es := make([]*occi.Entity, n)
+		for i := range es {
+			es[i] = &occi.Entity{Kind: infra.Compute}
+		}
+		return es
+	}
+	t.Run("over the limit is TooLarge", func(t *testing.T) {
+		_, err := f.eng.CreateAll(ctx, "/compute/", many(11))
+		wantCode(t, err, occi.TooLarge, "10")
+		if n := cd.creates.Load(); n != 0 {
+			t.Errorf("got %d driver creates, want 0", n)
+		}
+	})
+	t.Run("an invalid entity creates nothing", func(t *testing.T) {
+		es := many(5)
+		es[3].Attributes = occi.Attributes{infra.AttrComputeCores: 0}
+		_, err := f.eng.CreateAll(ctx, "/compute/", es)
+		wantCode(t, err, occi.InvalidArgument, "entity 4 of 5", infra.AttrComputeCores)
+		if n := cd.creates.Load(); n != 0 {
+			t.Errorf("got %d driver creates, want 0", n)
+		}
+	})
+	t.Run("duplicate ids create nothing", func(t *testing.T) {
+		es := many(3)
+		es[0].ID, es[2].ID = "same", "same"
+		_, err := f.eng.CreateAll(ctx, "/compute/", es)
+		wantCode(t, err, occi.AlreadyExists, "entity 3 of 3")
+	})
+	t.Run("a batch is created", func(t *testing.T) {
+		out, err := f.eng.CreateAll(ctx, "/compute/", many(10))
+		mustOK(t, err)
+		if len(out) != 10 {
+			t.Fatalf("got %d entities, want 10", len(out))
+		}
+		all, err := f.eng.List(ctx, occi.ListQuery{Collection: "/compute/"})
+		mustOK(t, err)
+		if len(all) != 10 {
+			t.Errorf("got %d computes listed, want 10", len(all))
+		}
+	})
+	t.Run("a driver failure undoes the batch", func(t *testing.T) {
+		before, err := f.sim.Leftovers(ctx)
+		mustOK(t, err)
+		es := many(3)
+		es[2].ID = "fails"
+		cd.failAt.Store("/compute/fails")
+		_, err = f.eng.CreateAll(ctx, "/compute/", es)
+		wantCode(t, err, occi.Internal)
+		all, err := f.eng.List(ctx, occi.ListQuery{Collection: "/compute/"})
+		mustOK(t, err)
+		if len(all) != 10 {
+			t.Errorf("got %d computes listed, want the 10 from before", len(all))
+		}
+		after, err := f.sim.Leftovers(ctx)
+		mustOK(t, err)
+		if diff := cmp.Diff(before, after); diff != "" {
+			t.Errorf("the backend kept objects of the failed batch (-before +after):\n%s", diff)
+		}
+	})
+}
+
+func TestDeleteMixinsIsAtomic(t *testing.T) {
+	f := newFixture(t, 0, nil, engine.Config{})
+	tag, err := f.eng.DefineMixin(ctx, &occi.Mixin{ID: occi.CategoryID{Term: "keep"}})
+	mustOK(t, err)
+	c := f.compute(t, tag.ID)
+	cases := []struct {
+		name string
+		ids  []occi.CategoryID
+		code occi.Code
+	}{
+		{"with a provider mixin", []occi.CategoryID{tag.ID, infra.UserData}, occi.PermissionDenied},
+		{"with an unknown mixin", []occi.CategoryID{tag.ID, {Scheme: "http://example.org/x#", Term: "nope"}}, occi.NotFound},
+		{"with a kind", []occi.CategoryID{tag.ID, infra.Compute}, occi.PermissionDenied},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			wantCode(t, f.eng.DeleteMixins(ctx, tc.ids), tc.code)
+			got, err := f.eng.Get(ctx, c.Location)
+			mustOK(t, err)
+			if !got.HasMixin(tag.ID) {
+				t.Errorf("got mixins %v, want %s kept", got.Mixins, tag.ID)
+			}
+			if _, err := f.eng.Resolve(ctx, tag.Location); err != nil {
+				t.Errorf("tag %s is gone: %v", tag.ID, err)
+			}
+		})
+	}
+	t.Run("define several, one bad", func(t *testing.T) {
+		_, err := f.eng.DefineMixins(ctx, []*occi.Mixin{{ID: occi.CategoryID{Term: "fresh"}}, {ID: occi.CategoryID{Term: "bad term!"}}})
+		wantCode(t, err, occi.InvalidArgument, "mixin 2 of 2")
+		if _, err := f.eng.Resolve(ctx, f.eng.UserScheme("alice")); err == nil {
+			t.Errorf("resolved a scheme as a path")
+		}
+		d, err := f.eng.Discover(ctx, nil)
+		mustOK(t, err)
+		for _, m := range d.Mixins {
+			if m.ID.Term == "fresh" {
+				t.Errorf("mixin %s was defined although the request failed", m.ID)
+			}
+		}
+	})
+	t.Run("delete several with a dependency between them", func(t *testing.T) {
+		a, err := f.eng.DefineMixin(ctx, &occi.Mixin{ID: occi.CategoryID{Term: "base"}})
+		mustOK(t, err)
+		b, err := f.eng.DefineMixin(ctx, &occi.Mixin{ID: occi.CategoryID{Term: "derived"}, Depends: []occi.CategoryID{a.ID}})
+		mustOK(t, err)
+		wantCode(t, f.eng.DeleteMixins(ctx, []occi.CategoryID{a.ID}), occi.FailedPrecondition, b.ID.String())
+		mustOK(t, f.eng.DeleteMixins(ctx, []occi.CategoryID{a.ID, b.ID, tag.ID}))
+		got, err := f.eng.Get(ctx, c.Location)
+		mustOK(t, err)
+		if got.HasMixin(tag.ID) {
+			t.Errorf("got mixins %v, want %s gone", got.Mixins, tag.ID)
+		}
+	})
+}
+
+var errDown = errors.New("libvirtd is not running")
+
+// downDriver answers Unavailable to everything while down is set.
+type downDriver struct {
+	backend.Driver
+	down *atomic.Bool
+}
+
+func (d downDriver) ErrorCode(err error) occi.Code {
+	if errors.Is(err, errDown) {
+		return occi.Unavailable
+	}
+	return d.Driver.ErrorCode(err)
+}
+
+func (d downDriver) Create(ctx context.Context, req backend.CreateRequest) (backend.Observation, error) {
+	if d.down.Load() {
+		return backend.Observation{}, errDown
+	}
+	return d.Driver.Create(ctx, req)
+}
+
+func (d downDriver) Observe(ctx context.Context, e *occi.Entity) (backend.Observation, error) {
+	if d.down.Load() {
+		return backend.Observation{}, errDown
+	}
+	return d.Driver.Observe(ctx, e)
+}
+
+func (d downDriver) Delete(ctx context.Context, e *occi.Entity) error {
+	if d.down.Load() {
+		return errDown
+	}
+	return d.Driver.Delete(ctx, e)
+}
+
+func (d downDriver) Act(ctx context.Context, e *occi.Entity, inv *occi.ActionInvocation, p backend.ProgressFunc) (backend.Observation, error) {
+	if d.down.Load() {
+		return backend.Observation{}, errDown
+	}
+	return d.Driver.Act(ctx, e, inv, p)
+}
+
+func TestUnavailableBackendLosesNothing(t *testing.T) {
+	down := &atomic.Bool{}
+	f := newFixture(t, 0, func(s *simbackend.Driver) backend.Driver { return downDriver{Driver: s, down: down} },
+		engine.Config{ObserveInterval: -1})
+	c := f.compute(t)
+	down.Store(true)
+	_, err := f.eng.Create(ctx, "/compute/", &occi.Entity{Kind: infra.Compute, ID: "while-down"})
+	wantCode(t, err, occi.Unavailable)
+	_, err = f.eng.Invoke(ctx, c.Location, &occi.ActionInvocation{Action: infra.ActionStart})
+	wantCode(t, err, occi.Unavailable)
+	wantCode(t, f.eng.Delete(ctx, c.Location), occi.Unavailable)
+	got, err := f.eng.Get(ctx, c.Location)
+	mustOK(t, err)
+	if s := stateOf(got); s != infra.StateInactive {
+		t.Errorf("got state %q while the backend is down, want %q", s, infra.StateInactive)
+	}
+	down.Store(false)
+	_, err = f.eng.Get(ctx, "/compute/while-down")
+	wantCode(t, err, occi.NotFound)
+	_, err = f.eng.Create(ctx, "/compute/", &occi.Entity{Kind: infra.Compute, ID: "while-down"})
+	mustOK(t, err)
+	f.start(t, c.Location)
+	mustOK(t, f.eng.Delete(ctx, c.Location))
+}
+
+func TestConcurrentCreateAllAndCreate(t *testing.T) {
+	f := newFixture(t, 0, nil, engine.Config{})
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = f.eng.CreateAll(ctx, "/compute/", []*occi.Entity{{Kind: infra.Compute, ID: fmt.Sprint("c", i)}, {Kind: infra.Compute, ID: "shared"}})
+		}()
+	}
+	wg.Wait()
+	okCount := 0
+	for _, err := range errs {
+		if err == nil {
+			okCount++
+		}
+	}
+	if okCount != 1 {
+		t.Errorf("got %d batches created with the shared id, want 1 (errors %v)", okCount, errs)
+	}
+}
+
+// updateFailer fails the driver's Update of one location.
+type updateFailer struct {
+	backend.Driver
+	at string
+}
+
+func (d updateFailer) Update(ctx context.Context, old, updated *occi.Entity) (backend.Observation, error) {
+	if updated.Location == d.at {
+		return backend.Observation{}, errors.New("boom")
+	}
+	return d.Driver.Update(ctx, old, updated)
+}
+
+func TestAssociateIsAllOrNothing(t *testing.T) {
+	f := newFixture(t, 0, func(s *simbackend.Driver) backend.Driver { return updateFailer{Driver: s, at: "/compute/b"} }, engine.Config{})
+	tag, err := f.eng.DefineMixin(ctx, &occi.Mixin{ID: occi.CategoryID{Term: "group"}})
+	mustOK(t, err)
+	for _, id := range []string{"a", "b"} {
+		_, err := f.eng.Create(ctx, "/compute/", &occi.Entity{Kind: infra.Compute, ID: id})
+		mustOK(t, err)
+	}
+	cases := []struct {
+		name string
+		op   func() error
+	}{
+		{"associate", func() error {
+			_, err := f.eng.Associate(ctx, tag.Location, []string{"/compute/a", "/compute/b"})
+			return err
+		}},
+		{"associate with an unknown entity", func() error {
+			_, err := f.eng.Associate(ctx, tag.Location, []string{"/compute/a", "/compute/none"})
+			return err
+		}},
+		{"replace members", func() error {
+			_, err := f.eng.ReplaceMembers(ctx, tag.Location, []string{"/compute/a", "/compute/b"})
+			return err
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.op(); err == nil {
+				t.Fatal("got no error, want the failure")
+			}
+			got, err := f.eng.Get(ctx, "/compute/a")
+			mustOK(t, err)
+			if got.HasMixin(tag.ID) {
+				t.Errorf("got mixins %v on /compute/a after a failed request, want none", got.Mixins)
+			}
+		})
+	}
+}

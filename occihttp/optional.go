@@ -1,0 +1,172 @@
+package occihttp
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"sync"
+
+	"github.com/occid/occi"
+	"github.com/occid/occi/render"
+)
+
+// Optional interfaces of a Service. The Server uses them when the service
+// implements them (the engine does); each only lets the server skip work,
+// and every answer stays what it would be without it.
+
+// RequestScoper lets a service carry state through one request.
+// WithRequestScope is called once per OCCI GET or HEAD request; the Server
+// passes the context it returns to Resolve and, when Resolve found an
+// entity, to the Get that follows, and to nothing else. A service can so
+// hand what Resolve read to that Get.
+type RequestScoper interface {
+	WithRequestScope(ctx context.Context) context.Context
+}
+
+// LocationLister lists a collection's locations without its entities:
+// ListLocations returns the locations of the entities List(ctx, q) returns,
+// in the same order and with the same errors. The Server uses it for
+// renderings of collections that hold only locations (see
+// render.LocationLines) and writes long lists part by part.
+type LocationLister interface {
+	ListLocations(ctx context.Context, q occi.ListQuery) ([]string, error)
+}
+
+// DiscoveryVersioner lets the Server cache its renderings of the query
+// interface. DiscoveryVersion returns a version of what Discover(ctx, nil)
+// returns for the caller in ctx, which must change whenever that answer
+// would change; the Server reads it before calling Discover and keeps each
+// rendering (per version, media type and base URL) until the version
+// changes.
+type DiscoveryVersioner interface {
+	DiscoveryVersion(ctx context.Context) (string, error)
+}
+
+// maxCachedDiscoveries bounds the renderings the query interface cache
+// holds (versions differ per user when users have tags of their own); when
+// it is full it starts afresh.
+const maxCachedDiscoveries = 128
+
+// renderCache holds finished responses (headers and body) by key.
+type renderCache struct {
+	mu sync.RWMutex
+	m  map[string]*cachedReply
+}
+
+type cachedReply struct {
+	header http.Header
+	body   []byte
+}
+
+func (c *renderCache) get(key string) *cachedReply {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.m[key]
+}
+
+func (c *renderCache) put(key string, r *cachedReply) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxCachedDiscoveries {
+		c.m = map[string]*cachedReply{}
+	}
+	c.m[key] = r
+}
+
+// replyDiscovery answers GET /-/ without a filter: from the cache when the
+// service's discovery version allows, else by rendering d's answer.
+func (x *exchange) replyDiscovery() {
+	dv, ok := x.s.svc.(DiscoveryVersioner)
+	if !ok {
+		d, err := x.s.svc.Discover(x.ctx, nil)
+		if err != nil {
+			x.fail(err)
+			return
+		}
+		x.reply(http.StatusOK, nil, func(w *render.Writer) error { return x.codec.EncodeDiscovery(w, d) })
+		return
+	}
+	v, err := dv.DiscoveryVersion(x.ctx)
+	if err != nil {
+		x.fail(err)
+		return
+	}
+	key := v + "\x00" + x.codec.MediaType() + "\x00" + x.base
+	if c := x.s.discovery.get(key); c != nil {
+		x.send(http.StatusOK, c.header, c.body)
+		return
+	}
+	d, err := x.s.svc.Discover(x.ctx, nil)
+	if err != nil {
+		x.fail(err)
+		return
+	}
+	var buf bytes.Buffer
+	h := http.Header{}
+	h.Set("Content-Type", x.codec.MediaType())
+	if err := x.codec.EncodeDiscovery(&render.Writer{Header: h, Body: &buf, Base: x.base}, d); err != nil {
+		x.fail(err)
+		return
+	}
+	c := &cachedReply{header: h, body: buf.Bytes()}
+	x.s.discovery.put(key, c)
+	x.send(http.StatusOK, c.header, c.body)
+}
+
+// streamLocationsAbove is the length of a list of locations above which
+// the Server writes it part by part (without Content-Length) rather than
+// whole; streamPart is the size of a part.
+const (
+	streamLocationsAbove = 4096
+	streamPart           = 1024
+)
+
+// listLocations answers a listing from its locations alone when both the
+// response codec and the service allow it; it reports whether it did.
+func (x *exchange) listLocations(q occi.ListQuery) bool {
+	ll, ok := x.codec.(render.LocationLines)
+	if !ok || !ll.LocationLines() {
+		return false
+	}
+	lister, ok := x.s.svc.(LocationLister)
+	if !ok {
+		return false
+	}
+	locs, err := lister.ListLocations(x.ctx, q)
+	if err != nil {
+		x.fail(err)
+		return true
+	}
+	if len(locs) <= streamLocationsAbove {
+		x.reply(http.StatusOK, nil, func(w *render.Writer) error { return x.codec.EncodeLocations(w, locs) })
+		return true
+	}
+	var buf bytes.Buffer
+	h := http.Header{}
+	h.Set("Content-Type", x.codec.MediaType())
+	if err := x.codec.EncodeLocations(&render.Writer{Header: h, Body: &buf, Base: x.base}, locs[:streamPart]); err != nil {
+		x.fail(err)
+		return true
+	}
+	mergeHeader(x.w.Header(), h)
+	x.w.WriteHeader(http.StatusOK)
+	if x.r.Method == http.MethodHead {
+		return true
+	}
+	for rest := locs[streamPart:]; ; {
+		if _, err := x.w.Write(buf.Bytes()); err != nil {
+			return true // the client went away
+		}
+		if len(rest) == 0 {
+			return true
+		}
+		n := min(streamPart, len(rest))
+		buf.Reset()
+		if err := x.codec.EncodeLocations(&render.Writer{Header: http.Header{}, Body: &buf, Base: x.base}, rest[:n]); err != nil {
+			// Headers are sent: cut the response off so that the client
+			// cannot take a partial list for a whole one.
+			panic(http.ErrAbortHandler)
+		}
+		rest = rest[n:]
+	}
+}

@@ -1,0 +1,155 @@
+package occihttp
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+
+	"github.com/occid/occi"
+	"github.com/occid/occi/render"
+	"github.com/occid/occi/render/occitext"
+	"github.com/occid/occi/render/urilist"
+)
+
+// lister is the fake service with LocationLister: /compute/ holds n
+// synthetic members.
+type lister struct {
+	*fakeService
+	n     int
+	err   error
+	calls int
+}
+
+func (l *lister) ListLocations(ctx context.Context, q occi.ListQuery) ([]string, error) {
+	l.calls++
+	if l.err != nil {
+		return nil, l.err
+	}
+	out := make([]string, l.n)
+	for i := range out {
+		out[i] = fmt.Sprintf("/compute/%06d", i)
+	}
+	return out, nil
+}
+
+func TestListLocations(t *testing.T) {
+	neg := render.NewNegotiator(occitext.Plain(), occitext.Headers(), urilist.New())
+	tests := []struct {
+		name, method, accept string
+		n                    int
+		err                  error
+		wantStatus           int
+		wantLength           bool // a Content-Length header
+		wantLister           bool // answered from ListLocations
+	}{
+		{"short uri-list", "GET", "text/uri-list", 10, nil, 200, true, true},
+		{"long uri-list, in parts", "GET", "text/uri-list", 10_000, nil, 200, false, true},
+		{"long text/plain, in parts", "GET", "text/plain", streamLocationsAbove + 1, nil, 200, false, true},
+		{"long HEAD", "HEAD", "text/uri-list", 10_000, nil, 200, false, true},
+		{"empty", "GET", "text/uri-list", 0, nil, 200, true, true},
+		{"text/occi lists entities", "GET", "text/occi", 5, nil, 200, true, false},
+		{"failure", "GET", "text/uri-list", 5, occi.Errorf(occi.TooLarge, "too many"), 413, true, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			svc := &lister{fakeService: seeded(), n: tc.n, err: tc.err}
+			s := NewServer(svc, Options{Negotiator: neg})
+			resp := serve(s, tc.method, "/compute/", header("Accept", tc.accept), "")
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.wantStatus {
+				t.Fatalf("got status %d (%s), want %d", resp.StatusCode, body, tc.wantStatus)
+			}
+			if got := svc.calls > 0; got != tc.wantLister {
+				t.Errorf("answered from ListLocations: got %v, want %v", got, tc.wantLister)
+			}
+			if got := resp.Header.Get("Content-Length") != ""; got != tc.wantLength {
+				t.Errorf("Content-Length present: got %v, want %v", got, tc.wantLength)
+			}
+			if tc.err != nil || !tc.wantLister {
+				return
+			}
+			c, err := neg.ForResponse(tc.accept)
+			if err != nil {
+				t.Fatal(err)
+			}
+			locs, _ := svc.ListLocations(context.Background(), occi.ListQuery{})
+			var want bytes.Buffer
+			h := http.Header{}
+			if err := c.EncodeLocations(&render.Writer{Header: h, Body: &want, Base: "http://example.com"}, locs); err != nil {
+				t.Fatal(err)
+			}
+			if tc.method == "HEAD" {
+				want.Reset()
+			}
+			if !bytes.Equal(body, want.Bytes()) {
+				t.Errorf("body: got %d bytes, want %d (the rendering of all %d locations at once)", len(body), want.Len(), len(locs))
+			}
+			if got := resp.Header.Get("Content-Type"); got != h.Get("Content-Type") {
+				t.Errorf("Content-Type: got %q, want %q", got, h.Get("Content-Type"))
+			}
+		})
+	}
+}
+
+// versioned is the fake service with DiscoveryVersioner.
+type versioned struct {
+	*fakeService
+	version string
+}
+
+func (v *versioned) DiscoveryVersion(ctx context.Context) (string, error) { return v.version, nil }
+
+func TestDiscoveryCache(t *testing.T) {
+	svc := &versioned{fakeService: seeded(), version: "1"}
+	s := newTestServer(svc, Options{})
+	discovers := func() int {
+		svc.mu.Lock()
+		defer svc.mu.Unlock()
+		n := 0
+		for _, c := range svc.calls {
+			if c.Op == "Discover" {
+				n++
+			}
+		}
+		return n
+	}
+	get := func(target, accept string) string {
+		t.Helper()
+		resp := serve(s, "GET", target, header("Accept", accept), "")
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: status %d: %s", target, resp.StatusCode, b)
+		}
+		return resp.Header.Get("Content-Type") + "\n" + string(b)
+	}
+	steps := []struct {
+		name          string
+		do            func() string
+		version       string
+		wantDiscovers int
+		wantSame      int // index of an earlier step whose answer this one equals, -1 for none
+	}{
+		{"first", func() string { return get("/-/", fakeType) }, "1", 1, -1},
+		{"cached", func() string { return get("/-/", fakeType) }, "1", 1, 0},
+		{"other base URL", func() string { return get("http://other.example/-/", fakeType) }, "1", 2, -1},
+		// A filter by term is resolved through Discover too, then applied.
+		{"filtered: not cached", func() string { return get("/-/?category=compute", fakeType) }, "1", 4, -1},
+		{"new version", func() string { return get("/-/", fakeType) }, "2", 5, 0},
+		{"cached again", func() string { return get("/-/", fakeType) }, "2", 5, 0},
+	}
+	var answers []string
+	for _, st := range steps {
+		svc.version = st.version
+		got := st.do()
+		answers = append(answers, got)
+		if n := discovers(); n != st.wantDiscovers {
+			t.Errorf("%s: Discover called %d times in all, want %d", st.name, n, st.wantDiscovers)
+		}
+		if st.wantSame >= 0 && got != answers[st.wantSame] {
+			t.Errorf("%s: got %q, want the answer of step %d, %q", st.name, got, st.wantSame, answers[st.wantSame])
+		}
+	}
+}
