@@ -306,7 +306,10 @@ func load(addr string, t target, conns int, d time.Duration, minReq int) loadRes
 	var wg sync.WaitGroup
 	start := time.Now()
 	deadline := start.Add(d)
-	var total atomic.Int64
+	// attempts counts every finished request, failed ones included, so
+	// that a target that only fails ends the run at the deadline too.
+	var attempts atomic.Int64
+	hardStop := deadline.Add(d + 30*time.Second)
 	for i := range ws {
 		wg.Add(1)
 		go func(w *worker) {
@@ -314,6 +317,7 @@ func load(addr string, t target, conns int, d time.Duration, minReq int) loadRes
 			var conn net.Conn
 			var br *bufio.Reader
 			fail := func(err error) {
+				attempts.Add(1)
 				w.errs++
 				if w.firstErr == "" {
 					w.firstErr = err.Error()
@@ -330,7 +334,7 @@ func load(addr string, t target, conns int, d time.Duration, minReq int) loadRes
 			}()
 			w.lat = make([]time.Duration, 0, 4096)
 			for {
-				if !time.Now().Before(deadline) && total.Load() >= int64(minReq) {
+				if now := time.Now(); (!now.Before(deadline) && attempts.Load() >= int64(minReq)) || now.After(hardStop) {
 					return
 				}
 				if conn == nil {
@@ -361,7 +365,7 @@ func load(addr string, t target, conns int, d time.Duration, minReq int) loadRes
 				w.n++
 				w.bytes += resp.size
 				w.lines += resp.lines
-				total.Add(1)
+				attempts.Add(1)
 				if resp.close {
 					conn.Close()
 					conn = nil
