@@ -381,6 +381,33 @@ func TestServerRequestContentTypes(t *testing.T) {
 	}
 }
 
+// TestServerFilterBodyWithoutContentType: a GET filter in a body without
+// Content-Type is read as text/plain (the default), never a 500.
+func TestServerFilterBodyWithoutContentType(t *testing.T) {
+	tests := []struct {
+		name string
+		opt  Options
+		want *call
+	}{
+		{name: "occid's codecs", opt: Options{Negotiator: realNegotiator()},
+			want: &call{Op: "List", Path: "/compute/", Arg: occi.ListQuery{Collection: "/compute/", Attributes: occi.Attributes{"occi.compute.state": "active"}}}},
+		{name: "a negotiator without a default for requests", opt: Options{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := run(t, tt.opt, "GET", "/compute/", nil, `X-OCCI-Attribute: occi.compute.state="active"`)
+			if got.resp.StatusCode >= 500 {
+				t.Fatalf("got status %d (%q), want no server error", got.resp.StatusCode, got.resp.Header.Get("X-OCCI-Error"))
+			}
+			if tt.want != nil {
+				if diff := cmp.Diff(*tt.want, got.svc.lastCall()); diff != "" {
+					t.Errorf("last service call (-want +got):\n%s", diff)
+				}
+			}
+		})
+	}
+}
+
 // TestServerActionWithoutCategory: the message says what is missing.
 func TestServerActionWithoutCategory(t *testing.T) {
 	// The fake service's entity lists its actions, so the term alone

@@ -1178,7 +1178,9 @@ func (x *exchange) filter(q *query) ([]occi.CategoryID, occi.Attributes, error) 
 		switch {
 		case ct == "" && body:
 			// A body without Content-Type is read as the default, text/plain.
-			c, err = x.s.opt.Negotiator.ForRequest("")
+			if c, err = x.s.opt.Negotiator.ForResponse(""); err != nil {
+				err = occi.Wrap(err, occi.Internal, "no default codec")
+			}
 		case ct == "":
 			c, err = x.requestCodec("filter", headersType, false) // the rendering that travels in headers
 		default:
