@@ -39,7 +39,9 @@ type server = occidproc.Process
 
 func start(t *testing.T, dataDir, storeURL string) *server {
 	t.Helper()
-	args := []string{"--listen", "127.0.0.1:0", "--data-dir", dataDir, "--backend", "sim://"}
+	// All 500 creates must really be in flight when occid is killed, so
+	// load shedding (--max-inflight, 256 by default) is lifted.
+	args := []string{"--listen", "127.0.0.1:0", "--data-dir", dataDir, "--backend", "sim://", "--max-inflight", "0"}
 	if storeURL != "" {
 		args = append(args, "--store", storeURL)
 	}
