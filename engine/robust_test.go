@@ -454,3 +454,55 @@ func TestAssociateIsAllOrNothing(t *testing.T) {
 		})
 	}
 }
+
+func TestDeleteLinkedResources(t *testing.T) {
+	f := newFixture(t, 0, nil, engine.Config{})
+	setup := func(t *testing.T) (c, s, l *occi.Entity) {
+		t.Helper()
+		c = f.compute(t)
+		s, err := f.eng.Create(ctx, "/storage/", &occi.Entity{Kind: infra.Storage, Attributes: occi.Attributes{infra.AttrStorageSize: 1.0}})
+		mustOK(t, err)
+		l, err = f.eng.Create(ctx, "/storagelink/", &occi.Entity{Kind: infra.StorageLink, Source: c.Location, Target: s.Location})
+		mustOK(t, err)
+		return c, s, l
+	}
+	exists := func(t *testing.T, locs ...string) {
+		t.Helper()
+		for _, loc := range locs {
+			if _, err := f.eng.Get(ctx, loc); err != nil {
+				t.Errorf("%s: got %v, want it kept", loc, err)
+			}
+		}
+	}
+	gone := func(t *testing.T, locs ...string) {
+		t.Helper()
+		for _, loc := range locs {
+			_, err := f.eng.Get(ctx, loc)
+			if occi.ErrorCode(err) != occi.NotFound {
+				t.Errorf("%s: got %v, want NotFound", loc, err)
+			}
+		}
+	}
+	t.Run("a linked storage, alone or by collection, is refused", func(t *testing.T) {
+		c, s, l := setup(t)
+		f.start(t, c.Location)
+		wantCode(t, f.eng.Delete(ctx, s.Location), occi.FailedPrecondition, l.Location, c.Location)
+		wantCode(t, f.eng.DeleteAll(ctx, "/storage/"), occi.FailedPrecondition, l.Location)
+		exists(t, c.Location, s.Location, l.Location)
+		mustOK(t, f.eng.Delete(ctx, l.Location))
+		mustOK(t, f.eng.Delete(ctx, s.Location))
+		mustOK(t, f.eng.Delete(ctx, c.Location))
+	})
+	t.Run("the computes' collection takes their links", func(t *testing.T) {
+		c, s, l := setup(t)
+		mustOK(t, f.eng.DeleteAll(ctx, "/compute/"))
+		gone(t, c.Location, l.Location)
+		exists(t, s.Location)
+		mustOK(t, f.eng.Delete(ctx, s.Location))
+	})
+	t.Run("the resource collection takes everything", func(t *testing.T) {
+		c, s, l := setup(t)
+		mustOK(t, f.eng.DeleteAll(ctx, "/resource/"))
+		gone(t, c.Location, s.Location, l.Location)
+	})
+}
