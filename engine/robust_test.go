@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -505,4 +506,53 @@ func TestDeleteLinkedResources(t *testing.T) {
 		mustOK(t, f.eng.DeleteAll(ctx, "/resource/"))
 		gone(t, c.Location, s.Location, l.Location)
 	})
+}
+
+func TestUnsettledCreationIsConflict(t *testing.T) {
+	sim, err := simbackend.Open(simbackend.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	st := memstore.New()
+	c := &crash{}
+	dying := newEngine(t, crashStore{st, c}, crashDriver{Driver: sim, c: c, at: "/compute/vm1", point: "after create"})
+	if _, err := dying.Create(ctx, "/compute/", &occi.Entity{Kind: infra.Compute, ID: "vm1"}); err == nil {
+		t.Fatal("the create succeeded although the process died")
+	}
+	dying.Close()
+	// Another process starting now leaves young records alone.
+	eng, err := engine.New(engine.Config{Store: st, Driver: sim, RecoverAfter: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	_, err = eng.Create(ctx, "/compute/", &occi.Entity{Kind: infra.Compute, ID: "vm1"})
+	wantCode(t, err, occi.Conflict, "/compute/vm1", "unfinished")
+	list, err := eng.List(ctx, occi.ListQuery{Collection: "/"})
+	mustOK(t, err)
+	if len(list) != 0 {
+		t.Errorf("got %d entities listed, want none (pending records are not visible)", len(list))
+	}
+}
+
+func TestInlineStorageLinksWithOneDevice(t *testing.T) {
+	f := newFixture(t, 0, nil, engine.Config{})
+	var stores []string
+	for range 2 {
+		s, err := f.eng.Create(ctx, "/storage/", &occi.Entity{Kind: infra.Storage, Attributes: occi.Attributes{infra.AttrStorageSize: 1.0}})
+		mustOK(t, err)
+		stores = append(stores, s.Location)
+	}
+	link := func(target string) *occi.Entity {
+		return &occi.Entity{Kind: infra.StorageLink, Target: target, Attributes: occi.Attributes{infra.AttrSLDeviceID: "/dev/vdb"}}
+	}
+	_, err := f.eng.Create(ctx, "/compute/", &occi.Entity{Kind: infra.Compute, ID: "twice", Links: []*occi.Entity{link(stores[0]), link(stores[1])}})
+	wantCode(t, err, occi.AlreadyExists, "/dev/vdb")
+	_, err = f.eng.Get(ctx, "/compute/twice")
+	wantCode(t, err, occi.NotFound)
+	c, err := f.eng.Create(ctx, "/compute/", &occi.Entity{Kind: infra.Compute, Links: []*occi.Entity{link(stores[0])}})
+	mustOK(t, err)
+	_, err = f.eng.Update(ctx, c.Location, &occi.Entity{Links: []*occi.Entity{link(stores[1])}})
+	wantCode(t, err, occi.AlreadyExists, "/dev/vdb")
 }
