@@ -712,10 +712,20 @@ func statusTable(t *testing.T, base string, md media) {
 			h, b := md.entity(infra+"compute", []string{osTpl + "debian-12", osTpl + "tinyos"}, nil, nil)
 			mustStatus(t, do(t, "POST", base+"/compute/", h, b), 400)
 		}},
-		{"links in a PUT full update are ignored: 200, digest (1.1) 400", func(t *testing.T) {
-			h, b := md.entity(infra+"storage", nil, []attr{{"occi.storage.size", 2.0}},
+		{"links in a PUT full update: 400 (digest 2.4, 1.1), the entity unchanged", func(t *testing.T) {
+			before := do(t, "GET", base+"/storage/put-"+md.name, md.accept(), "")
+			mustStatus(t, before, 200)
+			h, b := md.entity(infra+"storage", nil, []attr{{"occi.storage.size", 3.0}},
 				[]inlineLink{{infra + "storagelink", "/storage/put-" + md.name, infra + "storage"}})
-			mustStatus(t, do(t, "PUT", base+"/storage/put-"+md.name, h, b), 200)
+			r := do(t, "PUT", base+"/storage/put-"+md.name, h, b)
+			mustStatus(t, r, 400)
+			if !strings.Contains(r.header.Get("X-OCCI-Error"), "cannot carry links") {
+				t.Errorf("got X-OCCI-Error %q, want it to say a PUT cannot carry links", r.header.Get("X-OCCI-Error"))
+			}
+			after := do(t, "GET", base+"/storage/put-"+md.name, md.accept(), "")
+			if after.header.Get("ETag") != before.header.Get("ETag") {
+				t.Errorf("got ETag %s after the refused PUT, want %s (unchanged)", after.header.Get("ETag"), before.header.Get("ETag"))
+			}
 		}},
 		{"unknown path: 404", func(t *testing.T) {
 			mustStatus(t, do(t, "GET", base+"/nothing/here", md.accept(), ""), 404)
