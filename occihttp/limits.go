@@ -10,7 +10,9 @@ import (
 // of a field means its default.
 type Limits struct {
 	// MaxHeaderBytes caps the request line and headers; a larger request
-	// gets 431 from net/http. Default 64 KiB.
+	// gets 431 from net/http. Default 2 MiB: text/occi carries a whole
+	// rendering (user data included) in headers, so the header limit must
+	// not be smaller than the body limit.
 	MaxHeaderBytes int
 	// ReadHeaderTimeout is how long a client may take to send the request
 	// headers (a client trickling headers is cut off). Default 10 s.
@@ -29,7 +31,7 @@ type Limits struct {
 
 // Default limits.
 const (
-	DefaultMaxHeaderBytes    = 64 << 10
+	DefaultMaxHeaderBytes    = 2 << 20
 	DefaultReadHeaderTimeout = 10 * time.Second
 	DefaultReadTimeout       = 60 * time.Second
 	DefaultWriteTimeout      = 10 * time.Minute

@@ -152,8 +152,8 @@ var settings = []setting{
 			c.MaxInFlight = n
 			return nil
 		}},
-	{name: "max-header", env: "OCCID_MAX_HEADER", def: "64KiB",
-		usage: "largest request head (request line and headers); more answers 431",
+	{name: "max-header", env: "OCCID_MAX_HEADER", def: "2MiB",
+		usage: "largest request head (request line and headers; text/occi carries whole renderings there); more answers 431",
 		set: func(c *Config, v string) error {
 			n, err := parseSize(v)
 			c.Limits.MaxHeaderBytes = int(n)

@@ -37,7 +37,7 @@ func TestConfigDefaults(t *testing.T) {
 	want := &Config{
 		Listen: "127.0.0.1:8080", DataDir: "./occid-data", Backend: "sim://", LogFormat: "text", LogLevel: "info",
 		ProviderScheme: "http://occid.local/occi/", MaxPage: 1000, MaxBody: 1 << 20, MaxInFlight: 256,
-		Limits: occihttp.Limits{MaxHeaderBytes: 64 << 10, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
+		Limits: occihttp.Limits{MaxHeaderBytes: 2 << 20, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 			WriteTimeout: 10 * time.Minute, IdleTimeout: 2 * time.Minute},
 		ShutdownTimeout: 30 * time.Second, OIDCUserClaim: "sub", OIDCClockSkew: time.Minute,
 	}

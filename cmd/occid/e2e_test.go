@@ -400,7 +400,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Run(md.name, func(t *testing.T) { statusTable(t, base, md) })
 	}
 	t.Run("request headers too large: 431", func(t *testing.T) {
-		r := do(t, "GET", base+"/-/", http.Header{"X-Padding": {strings.Repeat("x", 128<<10)}}, "")
+		r := do(t, "GET", base+"/-/", http.Header{"X-Padding": {strings.Repeat("x", 3<<20)}}, "")
 		if r.status != 431 {
 			t.Errorf("got status %d, want 431", r.status)
 		}
