@@ -86,7 +86,7 @@ EOF'
 ex "A compute from the saved template (after a moment):" \
 'sleep 1; curl -si http://127.0.0.1:8080/compute/ -H '"'"'Content-Type: text/plain'"'"' --data-binary @- <<'"'"'EOF'"'"' | grep -E '"'"'^HTTP|^Location'"'"'
 Category: compute; scheme="http://schemas.ogf.org/occi/infrastructure#"; class="kind"
-Category: web-golden; scheme="http://occid.local/occi/os_tpl#"; class="mixin"
+Category: web-golden; scheme="http://occid.local/occi/users/anonymous/os_tpl#"; class="mixin"
 X-OCCI-Attribute: occi.core.title="web-02"
 EOF'
 ex "Storage: create a volume, attach it with a storage link (a link created directly in its kind collection), take it \`online\` and \`offline\`; networks go \`up\` and \`down\` the same way:" \
@@ -191,7 +191,7 @@ ex "" \
 ex "\`save\` answers the new OS template:" \
 'curl -s -X POST "$C?action=start" -o /dev/null; curl -s -X POST "$C?action=save" -H '"'"'Content-Type: application/occi+json'"'"' -H '"'"'Accept: application/occi+json'"'"' -d '"'"'{"action": "http://schemas.ogf.org/occi/infrastructure/compute/action#save", "attributes": {"method": "deferred", "name": "web-golden-2"}}'"'"''
 ex "" \
-'sleep 1; curl -s -o /dev/null -w '"'"'%{http_code} %header{location}\n'"'"' http://127.0.0.1:8080/compute/ -H '"'"'Content-Type: application/occi+json'"'"' -d '"'"'{"kind": "http://schemas.ogf.org/occi/infrastructure#compute", "mixins": ["http://occid.local/occi/os_tpl#web-golden-2"], "title": "web-04"}'"'"''
+'sleep 1; curl -s -o /dev/null -w '"'"'%{http_code} %header{location}\n'"'"' http://127.0.0.1:8080/compute/ -H '"'"'Content-Type: application/occi+json'"'"' -d '"'"'{"kind": "http://schemas.ogf.org/occi/infrastructure#compute", "mixins": ["http://occid.local/occi/users/anonymous/os_tpl#web-golden-2"], "title": "web-04"}'"'"''
 ex "Storage and networks:" \
 'curl -s -X PUT http://127.0.0.1:8080/storage/data2 -H '"'"'Content-Type: application/occi+json'"'"' -H '"'"'Accept: application/occi+json'"'"' -d '"'"'{"kind": "http://schemas.ogf.org/occi/infrastructure#storage", "attributes": {"occi.storage.size": 20}}'"'"''
 ex "" \

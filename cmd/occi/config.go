@@ -69,13 +69,16 @@ func addGlobalFlags(fs *flag.FlagSet, fv *flagValues) {
 			fv.vals[s.name] = new(string)
 		}
 	}
+	// Registering a flag stores its default in the variable, so the values
+	// already parsed by an earlier flag set (the global flags before the
+	// command) are passed as the defaults here, never reset.
 	for _, s := range settings {
-		fs.StringVar(fv.vals[s.name], s.name, "", s.usage)
+		fs.StringVar(fv.vals[s.name], s.name, *fv.vals[s.name], s.usage)
 	}
-	fs.StringVar(fv.config, "config", "", "config file of key = value lines (default ~/.config/occi/config)")
+	fs.StringVar(fv.config, "config", *fv.config, "config file of key = value lines (default ~/.config/occi/config)")
 	fs.DurationVar(fv.timeout, "timeout", *fv.timeout, "give up on the command after this long")
-	fs.BoolVar(fv.quiet, "q", false, "print only locations (or nothing), for scripts")
-	fs.BoolVar(fv.quiet, "quiet", false, "same as -q")
+	fs.BoolVar(fv.quiet, "q", *fv.quiet, "print only locations (or nothing), for scripts")
+	fs.BoolVar(fv.quiet, "quiet", *fv.quiet, "same as -q")
 }
 
 // record notes which flags fs saw.

@@ -368,3 +368,33 @@ func TestProgress(t *testing.T) {
 		}
 	})
 }
+
+// TestGlobalFlagsBeforeTheCommand checks that global flags given before the
+// command survive the command's own flag set, which registers them again
+// (a new user found --endpoint, --token, --output and -q silently lost).
+func TestGlobalFlagsBeforeTheCommand(t *testing.T) {
+	var fv flagValues
+	top := flag.NewFlagSet("occi", flag.ContinueOnError)
+	top.SetOutput(io.Discard)
+	addGlobalFlags(top, &fv)
+	if err := top.Parse([]string{"--endpoint", "http://127.0.0.1:9/", "--token", "T0K", "--output", "json", "-q", "--timeout", "7s"}); err != nil {
+		t.Fatal(err)
+	}
+	fv.record(top)
+	cmd := flag.NewFlagSet("list", flag.ContinueOnError)
+	cmd.SetOutput(io.Discard)
+	addGlobalFlags(cmd, &fv)
+	if err := cmd.Parse([]string{"--rendering", "json"}); err != nil {
+		t.Fatal(err)
+	}
+	fv.record(cmd)
+	g, err := fv.resolve(func(string) string { return "" }, func() (string, error) { return t.TempDir(), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := globals{Endpoint: "http://127.0.0.1:9/", Token: "T0K", Output: "json", Rendering: "json", Quiet: true, Timeout: 7 * time.Second}
+	got := globals{Endpoint: g.Endpoint, Token: g.Token, Output: g.Output, Rendering: g.Rendering, Quiet: g.Quiet, Timeout: g.Timeout}
+	if got != want {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+}

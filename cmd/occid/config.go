@@ -78,7 +78,7 @@ type setting struct {
 // settings lists every key, in the order of --help.
 var settings = []setting{
 	{name: "listen", env: "OCCID_LISTEN", def: "127.0.0.1:8080",
-		usage: "address to listen on, host:port; a non-loopback host needs --insecure",
+		usage: "address to listen on, host:port; a non-loopback host needs an authentication method or --insecure",
 		set:   func(c *Config, v string) error { c.Listen = v; return nil }},
 	{name: "data-dir", env: "OCCID_DATA_DIR", def: "./occid-data",
 		usage: "directory for the embedded database and the simulator's state",
