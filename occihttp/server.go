@@ -223,8 +223,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.finish(x, time.Since(start))
 	}()
 	h := x.w.Header()
-	h.Set("Server", s.serverHdr)
-	h.Set("Accept", s.acceptHdr)
+	s.CommonHeaders(h)
 	h.Set("X-Request-Id", x.id)
 	switch r.URL.Path {
 	case "/healthz":
@@ -1471,4 +1470,13 @@ func prefixError(err error, where string) error {
 		return &statusError{status: se.status, code: se.code, name: se.name, msg: where + ": " + se.msg}
 	}
 	return &occi.Error{Code: occi.ErrorCode(err), Message: where + ": " + occi.ErrorMessage(err), Err: err}
+}
+
+// CommonHeaders sets on h the headers that every occid response carries:
+// Server (occid/<version> OCCI/1.2) and Accept (the offered media types).
+// The Server sets them itself; a handler in front of it that may answer on
+// its own (authentication's 401) calls CommonHeaders first.
+func (s *Server) CommonHeaders(h http.Header) {
+	h.Set("Server", s.serverHdr)
+	h.Set("Accept", s.acceptHdr)
 }

@@ -218,6 +218,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		h = keystonePassThrough(h)
 	}
 	h = auth.Middleware(chain, h, auth.MiddlewareOptions{Public: publicPaths, Logger: m.logger})
+	h = withCommonHeaders(handler, h)
 	var tlsConfig *tls.Config
 	if c.TLSCert != "" {
 		if tlsConfig, err = auth.TLSConfig(c.TLSCert, c.TLSKey, c.ClientCA); err != nil {
@@ -399,4 +400,14 @@ func maxInFlight(n int) int {
 		return -1
 	}
 	return n
+}
+
+// withCommonHeaders returns next with the headers of every occid response
+// (Server, Accept) set before it runs, so that answers made in front of the
+// protocol handler, such as authentication's 401, carry them too.
+func withCommonHeaders(srv *occihttp.Server, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv.CommonHeaders(w.Header())
+		next.ServeHTTP(w, r)
+	})
 }

@@ -696,6 +696,14 @@ func TestAuthentication(t *testing.T) {
 			if got := r.header.Get("X-OCCI-Error"); got == "" || (tt.wantErr != "" && got != tt.wantErr) {
 				t.Errorf("got X-OCCI-Error %q, want %q", got, tt.wantErr)
 			}
+			// Every response carries Server and Accept, 401s from the
+			// authentication in front of the protocol handler too.
+			if got := r.header.Get("Server"); !strings.HasSuffix(got, " OCCI/1.2") {
+				t.Errorf("got Server %q on a 401, want occid/<version> OCCI/1.2", got)
+			}
+			if got := r.header.Get("Accept"); !strings.Contains(got, "application/occi+json") {
+				t.Errorf("got Accept %q on a 401, want the offered media types", got)
+			}
 		})
 	}
 
