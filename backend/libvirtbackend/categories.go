@@ -3,7 +3,7 @@ package libvirtbackend
 import "github.com/occid/occi"
 
 // Infrastructure identifiers, kept local so that the package depends on the
-// contracts only (see docs/HELPERS.md).
+// contracts only (see docs/design.md).
 const (
 	infraScheme         = "http://schemas.ogf.org/occi/infrastructure#"
 	computeActionScheme = "http://schemas.ogf.org/occi/infrastructure/compute/action#"

@@ -3,7 +3,7 @@ package simbackend
 import "github.com/occid/occi"
 
 // Infrastructure identifiers, kept local so that the package depends on the
-// contracts only (see docs/HELPERS.md).
+// contracts only (see docs/design.md).
 const (
 	infraScheme   = "http://schemas.ogf.org/occi/infrastructure#"
 	computeAction = "http://schemas.ogf.org/occi/infrastructure/compute/action#"
