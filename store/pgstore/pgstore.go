@@ -153,24 +153,7 @@ func (s *Store) List(ctx context.Context, q store.Query) ([]*occi.Entity, error)
 		return nil, classify(err, "list")
 	}
 	defer rows.Close()
-	var out []*occi.Entity
-	for rows.Next() {
-		var loc, owner, source string
-		var rev int64
-		var body []byte
-		if err := rows.Scan(&loc, &owner, &source, &rev, &body); err != nil {
-			return nil, classify(err, "list")
-		}
-		e, err := rowcodec.DecodeEntity(loc, owner, source, rev, body)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, classify(err, "list")
-	}
-	return out, nil
+	return rowcodec.ScanEntities(rows, func(err error) error { return classify(err, "list") })
 }
 
 // Count returns how many entities q selects, ignoring After, Offset and Limit.

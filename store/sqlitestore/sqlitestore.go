@@ -397,24 +397,7 @@ func (s *Store) ListSourced(ctx context.Context, sources []string) ([]*occi.Enti
 		return nil, classify(err, "list links")
 	}
 	defer rows.Close()
-	var out []*occi.Entity
-	for rows.Next() {
-		var loc, owner, source string
-		var rev int64
-		var body []byte
-		if err := rows.Scan(&loc, &owner, &source, &rev, &body); err != nil {
-			return nil, classify(err, "list links")
-		}
-		e, err := rowcodec.DecodeEntity(loc, owner, source, rev, body)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, classify(err, "list links")
-	}
-	return out, nil
+	return rowcodec.ScanEntities(rows, func(err error) error { return classify(err, "list links") })
 }
 
 func byLocation(a, b *occi.Entity) int { return strings.Compare(a.Location, b.Location) }
@@ -436,24 +419,7 @@ func (s *Store) List(ctx context.Context, q store.Query) ([]*occi.Entity, error)
 		return nil, classify(err, "list")
 	}
 	defer rows.Close()
-	var out []*occi.Entity
-	for rows.Next() {
-		var loc, owner, source string
-		var rev int64
-		var body []byte
-		if err := rows.Scan(&loc, &owner, &source, &rev, &body); err != nil {
-			return nil, classify(err, "list")
-		}
-		e, err := rowcodec.DecodeEntity(loc, owner, source, rev, body)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, classify(err, "list")
-	}
-	return out, nil
+	return rowcodec.ScanEntities(rows, func(err error) error { return classify(err, "list") })
 }
 
 // ListLocations returns the locations of the entities List(ctx, q)

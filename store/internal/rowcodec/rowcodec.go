@@ -523,3 +523,36 @@ func PrefixEnd(prefix string) (string, bool) {
 func errorf(format string, args ...any) error {
 	return occi.Errorf(occi.InvalidArgument, format, args...)
 }
+
+// Rows is the part of a result set that database/sql and pgx both offer.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// ScanEntities decodes every row of rows, each holding (location, owner,
+// source, revision, body) as Select returns them. An error from scanning or
+// iterating is passed through classify, which maps it to an occi code the
+// store's way; a row that does not decode is returned as DecodeEntity's
+// error.
+func ScanEntities(rows Rows, classify func(error) error) ([]*occi.Entity, error) {
+	var out []*occi.Entity
+	for rows.Next() {
+		var loc, owner, source string
+		var rev int64
+		var body []byte
+		if err := rows.Scan(&loc, &owner, &source, &rev, &body); err != nil {
+			return nil, classify(err)
+		}
+		e, err := DecodeEntity(loc, owner, source, rev, body)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify(err)
+	}
+	return out, nil
+}
