@@ -76,6 +76,8 @@ func TestConformanceAIO(t *testing.T) {
 		}
 		return d
 	}
+	var seenMu sync.Mutex
+	seen := map[string]int{} // the last boot counter read per compute
 	h := backendtest.Harness{
 		Open:             open,
 		Reopen:           func(t *testing.T, old backend.Driver) backend.Driver { old.Close(); return open(t) },
@@ -89,7 +91,23 @@ func TestConformanceAIO(t *testing.T) {
 			if err != nil {
 				return 0, err
 			}
-			return tinyosBoots(out)
+			n, err := tinyosBoots(out)
+			seenMu.Lock()
+			defer seenMu.Unlock()
+			if err == nil {
+				seen[e.Location] = n
+				return n, nil
+			}
+			// Nova's libvirt driver starts a new console log when it
+			// restores a suspended guest, so after a resume (which is
+			// not a boot) the log holds no boot line: the counter is
+			// still the last one read. The suite retries until the
+			// counter it expects, so a stale value during a later boot
+			// only means one more try.
+			if last, ok := seen[e.Location]; ok && strings.TrimSpace(out) == "" {
+				return last, nil
+			}
+			return 0, err
 		},
 	}
 	if _, err := exec.LookPath("virsh"); err == nil {
