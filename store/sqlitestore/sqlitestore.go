@@ -510,23 +510,7 @@ func (s *Store) ListMixins(ctx context.Context) ([]*occi.Mixin, error) {
 		return nil, classify(err, "list mixins")
 	}
 	defer rows.Close()
-	var out []*occi.Mixin
-	for rows.Next() {
-		var owner string
-		var body []byte
-		if err := rows.Scan(&owner, &body); err != nil {
-			return nil, classify(err, "list mixins")
-		}
-		m, err := rowcodec.DecodeMixin(owner, body)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, classify(err, "list mixins")
-	}
-	return out, nil
+	return rowcodec.ScanMixins(rows, func(err error) error { return classify(err, "list mixins") })
 }
 
 // writeReq is one Write call waiting for the writer goroutine.

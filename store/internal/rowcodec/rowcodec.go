@@ -556,3 +556,25 @@ func ScanEntities(rows Rows, classify func(error) error) ([]*occi.Entity, error)
 	}
 	return out, nil
 }
+
+// ScanMixins decodes every row of rows, each holding (owner, body) of a
+// stored mixin; errors are handled as in ScanEntities.
+func ScanMixins(rows Rows, classify func(error) error) ([]*occi.Mixin, error) {
+	var out []*occi.Mixin
+	for rows.Next() {
+		var owner string
+		var body []byte
+		if err := rows.Scan(&owner, &body); err != nil {
+			return nil, classify(err)
+		}
+		m, err := DecodeMixin(owner, body)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify(err)
+	}
+	return out, nil
+}
