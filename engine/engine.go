@@ -95,6 +95,15 @@ type Engine struct {
 	// local writes.
 	mixMu  sync.Mutex
 	mixGen uint64
+	// mixSynced is what the last complete sync of the stored mixins saw:
+	// the store's version (store.Versioner) before it read them and the
+	// model's generation after it; while both are unchanged the stored
+	// mixins need no reading.
+	mixSynced struct {
+		ok       bool
+		version  uint64
+		modelGen uint64
+	}
 
 	queueMu sync.Mutex
 	queue   []backend.Event

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/occid/occi"
+	"github.com/occid/occi/store"
 )
 
 // Several occid processes may share one store. Entities are read from the
@@ -38,10 +39,20 @@ func touchesStoredMixins(path string) bool {
 // are left as they are, since saved templates there carry the driver's
 // latest state. A local change of the stored mixins made while the store
 // was being read makes it read again.
+//
+// With a store that has a version (store.Versioner), a sync is skipped
+// while neither the store's version nor the model's generation changed
+// since the last one: nothing was written anywhere, so the stored mixins
+// are what the model already holds.
 func (e *Engine) syncStoredMixins(ctx context.Context) error {
 	for attempt := 0; ; attempt++ {
+		version, versioned := e.storeVersion()
 		e.mixMu.Lock()
 		gen := e.mixGen
+		if versioned && e.mixSynced.ok && e.mixSynced.version == version && e.mixSynced.modelGen == e.model.Generation() {
+			e.mixMu.Unlock()
+			return nil
+		}
 		e.mixMu.Unlock()
 		stored, err := e.store.ListMixins(ctx)
 		if err != nil {
@@ -53,9 +64,20 @@ func (e *Engine) syncStoredMixins(ctx context.Context) error {
 			continue
 		}
 		e.reconcileMixinsLocked(stored)
+		e.mixSynced.ok = versioned && e.mixGen == gen
+		e.mixSynced.version, e.mixSynced.modelGen = version, e.model.Generation()
 		e.mixMu.Unlock()
 		return nil
 	}
+}
+
+// storeVersion returns the store's version, if it has one (see
+// store.Versioner).
+func (e *Engine) storeVersion() (uint64, bool) {
+	if vs, ok := e.store.(store.Versioner); ok {
+		return vs.Version()
+	}
+	return 0, false
 }
 
 // reconcileMixinsLocked applies the store's list of mixins to the model;

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"slices"
 	"sync"
 
 	"github.com/occid/occi"
@@ -169,4 +170,120 @@ func (x *exchange) listLocations(q occi.ListQuery) bool {
 		}
 		rest = rest[n:]
 	}
+}
+
+// EntityVersioner lets the Server cache its renderings of entities.
+// EntityVersion returns a token naming what Get(ctx, location) returns to
+// the caller in ctx, which must change whenever that answer would change,
+// and false when the service cannot tell cheaply. The Server reads it
+// before it serves a GET or HEAD of an entity: when it holds a rendering
+// made under the same token (for the same location, media type and base
+// URL) it answers with it; otherwise it serves the request in full and
+// keeps the 200 rendering under the token it read first, so a rendering is
+// never older than its token.
+type EntityVersioner interface {
+	EntityVersion(ctx context.Context, location string) (string, bool)
+}
+
+// Bounds of the entity rendering cache: it starts afresh when it holds
+// maxCachedEntities renderings or maxCachedEntityBytes bytes of bodies, and
+// bodies over maxCachedEntityBody bytes are not kept.
+const (
+	maxCachedEntities    = 8192
+	maxCachedEntityBytes = 32 << 20
+	maxCachedEntityBody  = 256 << 10
+)
+
+// entityCache holds the last 200 rendering of entities, each with the
+// token (see EntityVersioner) it was made under.
+type entityCache struct {
+	mu    sync.RWMutex
+	m     map[string]*cachedEntity
+	bytes int
+}
+
+type cachedEntity struct {
+	token  string
+	header http.Header // every response header but X-Request-Id
+	body   []byte
+}
+
+// get returns the rendering kept under key if it was made under token.
+func (c *entityCache) get(key, token string) *cachedEntity {
+	c.mu.RLock()
+	e := c.m[key]
+	c.mu.RUnlock()
+	if e == nil || e.token != token {
+		return nil
+	}
+	return e
+}
+
+func (c *entityCache) put(key string, e *cachedEntity) {
+	if len(e.body) > maxCachedEntityBody {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxCachedEntities || c.bytes+len(e.body) > maxCachedEntityBytes {
+		c.m, c.bytes = map[string]*cachedEntity{}, 0
+	}
+	if old := c.m[key]; old != nil {
+		c.bytes -= len(old.body)
+	}
+	c.m[key] = e
+	c.bytes += len(e.body)
+}
+
+// entityCacheKey names a rendering: the path, the response's media types
+// (the codec's and the one announced) and the base URL of its locations.
+func (x *exchange) entityCacheKey() string {
+	return x.r.URL.Path + "\x00" + x.codec.MediaType() + "\x00" + x.mediaType + "\x00" + x.base
+}
+
+// serveCachedEntity answers a GET or HEAD of an entity from the cache when
+// the service's token allows; otherwise it notes the token, so that send
+// keeps the rendering the full request makes, and returns false.
+func (x *exchange) serveCachedEntity() bool {
+	ev, ok := x.s.svc.(EntityVersioner)
+	if !ok {
+		return false
+	}
+	token, ok := ev.EntityVersion(x.ctx, x.r.URL.Path)
+	if !ok {
+		return false
+	}
+	key := x.entityCacheKey()
+	c := x.s.entities.get(key, token)
+	if c == nil {
+		x.s.metrics.misses.Inc()
+		x.cacheKey, x.cacheToken = key, token
+		return false
+	}
+	x.s.metrics.hits.Inc()
+	x.route, x.allow = routeEntity, allowEntity
+	h := x.w.Header()
+	for k, v := range c.header {
+		h[k] = v
+	}
+	x.w.WriteHeader(http.StatusOK)
+	if x.r.Method != http.MethodHead {
+		_, _ = x.w.Write(c.body)
+	}
+	return true
+}
+
+// keepEntity keeps the 200 rendering of an entity just sent (header h,
+// body), if serveCachedEntity asked for it.
+func (x *exchange) keepEntity(status int, h http.Header, body []byte) {
+	if x.cacheKey == "" || status != http.StatusOK || x.route != routeEntity {
+		return
+	}
+	kept := make(http.Header, len(h))
+	for k, v := range h {
+		if k != "X-Request-Id" {
+			kept[k] = slices.Clip(v) // an Add to a served copy must not write here
+		}
+	}
+	x.s.entities.put(x.cacheKey, &cachedEntity{token: x.cacheToken, header: kept, body: body})
 }

@@ -70,3 +70,35 @@ type Store interface {
 	// returns everything that Write acknowledged.
 	Close() error
 }
+
+// Versioner is an optional interface of a Store. Version returns a value
+// that differs from every value it returned before whenever a write has
+// been committed to the store's data since, by this process or by any
+// other process that shares the data, and is cheap enough to call on every
+// request. ok is false when the store cannot tell at the moment; callers
+// must then take the data as changed. A caller that caches what it reads
+// keys it by the version read before the read: the cached answer is then
+// never older than the data at that version.
+type Versioner interface {
+	Version() (v uint64, ok bool)
+}
+
+type deferredSyncKey struct{}
+
+// WithDeferredSync returns a context whose Write may be acknowledged once
+// it is committed and survives the occid process being killed, but before
+// it is flushed to stable storage: a power loss or an operating-system
+// crash may undo it. The next write that is flushed makes it durable too.
+// Callers use it only for a write whose loss at a power failure an earlier
+// durable write lets them recover from (the engine completes a create so,
+// after the durable pending record that lets it adopt the entity; see
+// engine/pending.go). A store that cannot defer the flush ignores it.
+func WithDeferredSync(ctx context.Context) context.Context {
+	return context.WithValue(ctx, deferredSyncKey{}, true)
+}
+
+// DeferredSync reports whether ctx comes from WithDeferredSync.
+func DeferredSync(ctx context.Context) bool {
+	v, _ := ctx.Value(deferredSyncKey{}).(bool)
+	return v
+}

@@ -55,9 +55,13 @@ type Store struct {
 
 	reads  stmtCache  // prepared read statements, by SQL text
 	writes writeStmts // prepared write statements, on w's one connection
+	shm    *walIndex  // the mapped WAL-index header, for Version; nil if unavailable
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store     = (*Store)(nil)
+	_ store.Versioner = (*Store)(nil)
+)
 
 // The connection settings: WAL with a full fsync at every commit, a busy
 // timeout for other processes' locks, and BEGIN IMMEDIATE so a write
@@ -238,6 +242,9 @@ func Open(path string) (*Store, error) {
 	r.SetMaxIdleConns(8)
 	s := &Store{path: path, w: w, r: r, reqs: make(chan *writeReq, maxGroup), done: make(chan struct{}),
 		reads: stmtCache{db: r}, writes: ws}
+	// The writer's connection, open until Close, keeps the WAL-index file
+	// in place (SQLite removes it only when the last connection closes).
+	s.shm = mapWALIndex(path)
 	go s.writer()
 	return s, nil
 }
@@ -253,7 +260,11 @@ func (s *Store) Close() error {
 	close(s.reqs)
 	s.mu.Unlock()
 	<-s.done
-	return errors.Join(s.reads.close(), s.writes.close(), s.r.Close(), s.w.Close())
+	err := errors.Join(s.reads.close(), s.writes.close(), s.r.Close(), s.w.Close())
+	if s.shm != nil {
+		err = errors.Join(err, s.shm.unmap())
+	}
+	return err
 }
 
 func classify(err error, what string) error {
@@ -577,8 +588,13 @@ func (s *Store) Write(ctx context.Context, muts ...store.Mutation) error {
 func (s *Store) writer() {
 	defer close(s.done)
 	conn, connErr := s.w.Conn(context.Background())
+	var sync *syncModes
 	if connErr == nil {
 		defer conn.Close()
+		sync, connErr = prepareSyncModes(conn)
+		if connErr == nil {
+			defer sync.close()
+		}
 	}
 	for req := range s.reqs {
 		group := []*writeReq{req}
@@ -601,14 +617,63 @@ func (s *Store) writer() {
 			}
 			continue
 		}
-		s.commitGroup(conn, group)
+		s.commitGroup(conn, sync, group)
 		for _, r := range group {
 			close(r.done)
 		}
 	}
 }
 
-func (s *Store) commitGroup(conn *sql.Conn, group []*writeReq) {
+// syncModes switches the writer's connection between synchronous=FULL
+// (the default: a commit returns once the WAL is fsynced) and
+// synchronous=NORMAL (the commit is written to the WAL but not fsynced;
+// the next FULL commit's fsync covers it) for a group of writes that all
+// carry store.WithDeferredSync. In WAL mode a commit that is written but
+// not fsynced survives the process being killed; a power loss may undo it
+// (SQLite's checksums stop recovery at the first frame that did not reach
+// the disk, so nothing is half applied).
+type syncModes struct {
+	full, normal *sql.Stmt
+	deferred     bool // the connection's current mode is NORMAL
+}
+
+func prepareSyncModes(conn *sql.Conn) (*syncModes, error) {
+	ctx := context.Background()
+	full, err := conn.PrepareContext(ctx, "PRAGMA synchronous = FULL")
+	if err != nil {
+		return nil, err
+	}
+	normal, err := conn.PrepareContext(ctx, "PRAGMA synchronous = NORMAL")
+	if err != nil {
+		full.Close()
+		return nil, err
+	}
+	return &syncModes{full: full, normal: normal}, nil
+}
+
+func (m *syncModes) close() {
+	m.full.Close()
+	m.normal.Close()
+}
+
+// set puts the connection in the mode a group needs, outside a
+// transaction.
+func (m *syncModes) set(ctx context.Context, deferred bool) error {
+	if m.deferred == deferred {
+		return nil
+	}
+	st := m.full
+	if deferred {
+		st = m.normal
+	}
+	if _, err := st.ExecContext(ctx); err != nil {
+		return err
+	}
+	m.deferred = deferred
+	return nil
+}
+
+func (s *Store) commitGroup(conn *sql.Conn, sync *syncModes, group []*writeReq) {
 	ctx := context.Background()
 	fail := func(err error) {
 		for _, r := range group {
@@ -617,39 +682,68 @@ func (s *Store) commitGroup(conn *sql.Conn, group []*writeReq) {
 			}
 		}
 	}
+	deferred := true
+	for _, r := range group {
+		deferred = deferred && store.DeferredSync(r.ctx)
+	}
+	if err := sync.set(ctx, deferred); err != nil {
+		fail(classify(err, "set synchronous mode"))
+		return
+	}
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		fail(classify(err, "begin transaction"))
 		return
 	}
-	for _, r := range group {
-		if err := ctxErr(r.ctx); err != nil {
-			r.err = err
-			continue
+	if len(group) == 1 {
+		// One batch alone needs no savepoint: if it fails, the whole
+		// transaction is rolled back.
+		r := group[0]
+		if r.err = ctxErr(r.ctx); r.err == nil {
+			r.err = s.apply(ctx, tx, r)
 		}
-		if _, err := s.writes.in(ctx, tx, sqlSavepoint).ExecContext(ctx); err != nil {
+		if r.err != nil {
 			tx.Rollback()
-			fail(classify(err, "savepoint"))
 			return
 		}
-		r.err = s.apply(ctx, tx, r)
-		if r.err != nil {
-			if _, err := s.writes.in(ctx, tx, sqlRollbackTo).ExecContext(ctx); err != nil {
+	} else {
+		for _, r := range group {
+			if err := ctxErr(r.ctx); err != nil {
+				r.err = err
+				continue
+			}
+			if _, err := s.writes.in(ctx, tx, sqlSavepoint).ExecContext(ctx); err != nil {
 				tx.Rollback()
-				fail(classify(err, "rollback to savepoint"))
+				fail(classify(err, "savepoint"))
 				return
 			}
-		}
-		if _, err := s.writes.in(ctx, tx, sqlRelease).ExecContext(ctx); err != nil {
-			tx.Rollback()
-			fail(classify(err, "release savepoint"))
-			return
+			r.err = s.apply(ctx, tx, r)
+			if r.err != nil {
+				if _, err := s.writes.in(ctx, tx, sqlRollbackTo).ExecContext(ctx); err != nil {
+					tx.Rollback()
+					fail(classify(err, "rollback to savepoint"))
+					return
+				}
+			}
+			if _, err := s.writes.in(ctx, tx, sqlRelease).ExecContext(ctx); err != nil {
+				tx.Rollback()
+				fail(classify(err, "release savepoint"))
+				return
+			}
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		fail(classify(err, "commit"))
+		return
+	}
+	if testCommitHook != nil {
+		testCommitHook(len(group), sync.deferred)
 	}
 }
+
+// testCommitHook, set by tests only, is told of every commit: how many
+// Write calls it held and whether it was committed without an fsync.
+var testCommitHook func(writes int, deferred bool)
 
 func (s *Store) revision(ctx context.Context, tx *sql.Tx, query, key string) (rev int64, exists bool, err error) {
 	err = s.writes.in(ctx, tx, query).QueryRowContext(ctx, key).Scan(&rev)
