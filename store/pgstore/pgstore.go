@@ -17,6 +17,13 @@
 // category identifiers are text columns with the "C" collation, so order
 // is byte order and every page is read from an index in location order.
 //
+// Besides store.Store, Store implements the engine's optional reads
+// (GetLinked, ListSourced, ListLocations), each one statement, so one round
+// trip once pgx has prepared it, answered from indexes. A Write whose
+// context carries store.WithDeferredSync commits with synchronous_commit
+// off for that transaction only: it is acknowledged once committed, before
+// its WAL record is flushed.
+//
 // Failures to reach the server are Unavailable errors.
 package pgstore
 
@@ -26,7 +33,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -40,6 +49,13 @@ import (
 // Store is a store.Store on a PostgreSQL database.
 type Store struct {
 	pool *pgxpool.Pool
+
+	// probe, set only by tests before the first Write, is a query that
+	// every write transaction runs last, just before it commits; probed
+	// receives its one text value. It shows the settings a commit runs
+	// with.
+	probe  string
+	probed func(string)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -156,6 +172,148 @@ func (s *Store) List(ctx context.Context, q store.Query) ([]*occi.Entity, error)
 	return rowcodec.ScanEntities(rows, func(err error) error { return classify(err, "list") })
 }
 
+// sqlGetLinked reads an entity (k = 0) and the entities whose source it is
+// (k = 1, its links) in one statement, so from one snapshot: the entity by
+// the primary key, its links from the source index, (source, location),
+// so in location order. GetLinked checks that order rather than have the
+// plan sort the links, which the planner might otherwise do for a source
+// with many.
+const sqlGetLinked = `SELECT 0 AS k, location, owner, source, revision, body FROM entities WHERE location = $1
+	UNION ALL
+	SELECT 1 AS k, location, owner, source, revision, body FROM entities WHERE source = $1`
+
+// GetLinked returns the entity at location, as Get does (with the same
+// errors), and the entities whose Source is location (of any owner),
+// ordered by location, read in one statement from one snapshot. It
+// implements the engine's optional LinkedStore.
+func (s *Store) GetLinked(ctx context.Context, location string) (*occi.Entity, []*occi.Entity, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, nil, err
+	}
+	if err := rowcodec.CheckColumn("location", location); err != nil {
+		return nil, nil, err
+	}
+	if location == "" {
+		// Every resource has the source "": no entity has this location.
+		return nil, nil, occi.Errorf(occi.NotFound, "no entity at %s", location)
+	}
+	rows, err := s.pool.Query(ctx, sqlGetLinked, location)
+	if err != nil {
+		return nil, nil, classify(err, "get "+location)
+	}
+	defer rows.Close()
+	var ent *occi.Entity
+	var links []*occi.Entity
+	for rows.Next() {
+		var k int32
+		var loc, owner, source string
+		var rev int64
+		var body []byte
+		if err := rows.Scan(&k, &loc, &owner, &source, &rev, &body); err != nil {
+			return nil, nil, classify(err, "get "+location)
+		}
+		e, err := rowcodec.DecodeEntity(loc, owner, source, rev, body)
+		if err != nil {
+			return nil, nil, err
+		}
+		if k == 0 {
+			ent = e
+		} else {
+			links = append(links, e)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, classify(err, "get "+location)
+	}
+	if ent == nil {
+		return nil, nil, occi.Errorf(occi.NotFound, "no entity at %s", location)
+	}
+	// An index scan yields the links in location order, a bitmap scan
+	// (for a source with many links) in table order.
+	if !slices.IsSortedFunc(links, byLocation) {
+		slices.SortFunc(links, byLocation)
+	}
+	return ent, links, nil
+}
+
+// sqlListSourced reads the entities whose source is one of an array of
+// locations, through the source index. They come back in index order,
+// (source, location); ListSourced orders them by location, which is
+// cheaper in Go than in a sort step of the plan carrying every body.
+const sqlListSourced = `SELECT location, owner, source, revision, body FROM entities WHERE source = ANY($1::text[])`
+
+// ListSourced returns the entities whose Source is one of sources (of any
+// owner), each once, ordered by location, in one statement: the links of
+// a whole page of resources at once. No sources, or only sources that no
+// entity can have (such as text with a NUL character), select nothing.
+// It implements the engine's optional SourcedStore.
+func (s *Store) ListSourced(ctx context.Context, sources []string) ([]*occi.Entity, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	valid := make([]string, 0, len(sources))
+	for _, src := range sources {
+		// "" is the source of every resource, not a link's; text a column
+		// cannot hold is no stored entity's source.
+		if src != "" && rowcodec.CheckColumn("source", src) == nil {
+			valid = append(valid, src)
+		}
+	}
+	if len(valid) == 0 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, sqlListSourced, valid)
+	if err != nil {
+		return nil, classify(err, "list links")
+	}
+	defer rows.Close()
+	out, err := rowcodec.ScanEntities(rows, func(err error) error { return classify(err, "list links") })
+	if err != nil {
+		return nil, err
+	}
+	if !slices.IsSortedFunc(out, byLocation) {
+		slices.SortFunc(out, byLocation)
+	}
+	return out, nil
+}
+
+// selectLocations builds the statement of ListLocations: the locations q
+// selects, in location order, as one array. array_agg takes the rows in
+// the order the subquery yields them, which is location order (ListLocations
+// checks it all the same).
+func selectLocations(q store.Query) (string, []any) {
+	query, args := rowcodec.SelectLocations(dialect, q)
+	return "SELECT array_agg(location) FROM (" + query + ") AS l", args
+}
+
+func byLocation(a, b *occi.Entity) int { return strings.Compare(a.Location, b.Location) }
+
+// ListLocations returns the locations of the entities List(ctx, q)
+// returns, in the same order and with the same errors, reading only
+// locations: from an index alone where one covers the query. They come
+// back as one array value rather than one row per entity. It implements
+// the engine's optional LocationStore.
+func (s *Store) ListLocations(ctx context.Context, q store.Query) ([]string, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	if err := rowcodec.CheckQuery(q); err != nil {
+		return nil, err
+	}
+	query, args := selectLocations(q)
+	var out []string
+	if err := s.pool.QueryRow(ctx, query, args...).Scan(&out); err != nil {
+		return nil, classify(err, "list locations")
+	}
+	if out == nil {
+		return []string{}, nil
+	}
+	if !slices.IsSorted(out) {
+		slices.Sort(out)
+	}
+	return out, nil
+}
+
 // Count returns how many entities q selects, ignoring After, Offset and Limit.
 func (s *Store) Count(ctx context.Context, q store.Query) (int, error) {
 	if err := ctxErr(ctx); err != nil {
@@ -206,7 +364,16 @@ func (s *Store) ListMixins(ctx context.Context) ([]*occi.Mixin, error) {
 }
 
 // Write applies muts atomically in one transaction and returns once it has
-// committed (durably, with the server's default synchronous_commit=on).
+// committed: durably, with the server's default synchronous_commit=on,
+// unless ctx comes from store.WithDeferredSync. Such a transaction commits
+// with synchronous_commit off, set for that transaction alone (SET LOCAL,
+// or set_config with is_local in the single-statement create), so the
+// sessions of the pool keep the server's setting: it is acknowledged once
+// committed, when every other connection sees it, but before its WAL
+// record is flushed, which the WAL writer does within three times
+// wal_writer_delay (600 ms by default) and any later durable commit does
+// too. A crash of the database server or of its machine before then may
+// undo it; a crash of occid cannot. Without the flag nothing changes.
 func (s *Store) Write(ctx context.Context, muts ...store.Mutation) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
@@ -235,11 +402,17 @@ func (s *Store) Write(ctx context.Context, muts ...store.Mutation) error {
 	if len(muts) == 0 {
 		return nil
 	}
+	deferred := store.DeferredSync(ctx)
 	if len(muts) == 1 && muts[0].Put != nil && muts[0].Expect == store.MustNotExist {
-		return s.create(ctx, muts[0].Put, rows[0])
+		return s.create(ctx, muts[0].Put, rows[0], deferred)
 	}
 	revs := make([]int64, len(muts))
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	opts := pgx.TxOptions{IsoLevel: pgx.ReadCommitted}
+	if deferred {
+		// Sent as one simple query with the BEGIN: no extra round trip.
+		opts = pgx.TxOptions{BeginQuery: "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL synchronous_commit = off"}
+	}
+	tx, err := s.pool.BeginTx(ctx, opts)
 	if err != nil {
 		return classify(err, "begin transaction")
 	}
@@ -248,6 +421,13 @@ func (s *Store) Write(ctx context.Context, muts ...store.Mutation) error {
 		if err := applyOne(ctx, tx, m, rows[i], mix[i], &revs[i]); err != nil {
 			return err
 		}
+	}
+	if s.probe != "" {
+		var v string
+		if err := tx.QueryRow(ctx, s.probe).Scan(&v); err != nil {
+			return classify(err, "probe")
+		}
+		s.probed(v)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return classify(err, "commit")
@@ -260,22 +440,68 @@ func (s *Store) Write(ctx context.Context, muts ...store.Mutation) error {
 	return nil
 }
 
-// create writes one new entity and its mixin rows in a single statement
-// (so a single round trip, committed on its own): the common case.
-func (s *Store) create(ctx context.Context, e *occi.Entity, row *rowcodec.EntityRow) error {
+// sqlCreateRows inserts one new entity and its mixin rows: $1–$5 are the
+// entity's columns, $6 its mixins. e holds the location when it was
+// free and nothing when it was taken.
+const sqlCreateRows = `WITH e AS (
+		INSERT INTO entities (location, kind, owner, source, revision, body) VALUES ($1, $2, $3, $4, 1, $5)
+		ON CONFLICT (location) DO NOTHING RETURNING location
+	), m AS (
+		INSERT INTO entity_mixins (mixin, location) SELECT x, e.location FROM e, unnest($6::text[]) AS x
+	)
+	`
+
+// sqlCreate is the create of one entity as a single statement: 1 when it
+// was created, 0 when the location is taken.
+const sqlCreate = sqlCreateRows + `SELECT count(*) FROM e`
+
+// sqlCreateDeferred is sqlCreate that also turns synchronous_commit off
+// for the transaction it runs in (set_config with is_local true). Sent on
+// its own, a statement is a transaction of its own, which so commits
+// without waiting for the WAL flush. The second column is the new
+// setting, "off".
+const sqlCreateDeferred = sqlCreateRows + `SELECT count(*), set_config('synchronous_commit', 'off', true) FROM e`
+
+// create writes one new entity and its mixin rows in a single statement,
+// so in a single round trip, committed on its own: the common case.
+// deferred selects sqlCreateDeferred, still one statement and one round
+// trip.
+func (s *Store) create(ctx context.Context, e *occi.Entity, row *rowcodec.EntityRow, deferred bool) error {
 	mixins := row.Mixins
 	if mixins == nil {
 		mixins = []string{}
 	}
+	args := []any{row.Location, row.Kind, row.Owner, row.Source, row.Body, mixins}
 	var n int
-	err := s.pool.QueryRow(ctx, `WITH e AS (
-			INSERT INTO entities (location, kind, owner, source, revision, body) VALUES ($1, $2, $3, $4, 1, $5)
-			ON CONFLICT (location) DO NOTHING RETURNING location
-		), m AS (
-			INSERT INTO entity_mixins (mixin, location) SELECT x, e.location FROM e, unnest($6::text[]) AS x
-		)
-		SELECT count(*) FROM e`,
-		row.Location, row.Kind, row.Owner, row.Source, row.Body, mixins).Scan(&n)
+	var setting string
+	scan := func(r pgx.Row) error {
+		if deferred {
+			return r.Scan(&n, &setting)
+		}
+		return r.Scan(&n)
+	}
+	query := sqlCreate
+	if deferred {
+		query = sqlCreateDeferred
+	}
+	var err error
+	if s.probe == "" {
+		err = scan(s.pool.QueryRow(ctx, query, args...))
+	} else {
+		// The probe runs after the statement in the same implicit
+		// transaction: the statements of a batch share one.
+		b := &pgx.Batch{}
+		b.Queue(query, args...).QueryRow(scan)
+		b.Queue(s.probe).QueryRow(func(r pgx.Row) error {
+			var v string
+			if err := r.Scan(&v); err != nil {
+				return err
+			}
+			s.probed(v)
+			return nil
+		})
+		err = s.pool.SendBatch(ctx, b).Close()
+	}
 	if err != nil {
 		return classify(err, "create entity "+row.Location)
 	}
@@ -300,6 +526,20 @@ func missing(ctx context.Context, tx pgx.Tx, query, key, what string, expect int
 	return occi.Errorf(occi.Conflict, "%s has revision %d, not %d: it was changed concurrently", what, cur, expect)
 }
 
+// sqlDelete deletes the entity at $1 and its mixin rows in one statement
+// and returns the revision it had; no row when there was none.
+// sqlDeleteRevision does so only if its revision is $2.
+const (
+	sqlDelete = `WITH d AS (DELETE FROM entities WHERE location = $1 RETURNING revision),
+		m AS (DELETE FROM entity_mixins WHERE location = $1 AND EXISTS (SELECT FROM d))
+		SELECT revision FROM d`
+	sqlDeleteRevision = `WITH d AS (DELETE FROM entities WHERE location = $1 AND revision = $2 RETURNING revision),
+		m AS (DELETE FROM entity_mixins WHERE location = $1 AND EXISTS (SELECT FROM d))
+		SELECT revision FROM d`
+)
+
+// applyOne applies m inside tx, each change of an entity or mixin as one
+// statement where it can (a create, a delete), so one round trip.
 func applyOne(ctx context.Context, tx pgx.Tx, m store.Mutation, row *rowcodec.EntityRow, mixBody []byte, rev *int64) error {
 	switch {
 	case m.Put != nil:
@@ -307,14 +547,21 @@ func applyOne(ctx context.Context, tx pgx.Tx, m store.Mutation, row *rowcodec.En
 		var err error
 		switch {
 		case m.Expect == store.MustNotExist:
-			var tag pgconn.CommandTag
-			tag, err = tx.Exec(ctx, `INSERT INTO entities (location, kind, owner, source, revision, body)
-				VALUES ($1, $2, $3, $4, 1, $5) ON CONFLICT (location) DO NOTHING`,
-				row.Location, row.Kind, row.Owner, row.Source, row.Body)
-			if err == nil && tag.RowsAffected() == 0 {
+			// The entity and its mixin rows in one statement.
+			mixins := row.Mixins
+			if mixins == nil {
+				mixins = []string{}
+			}
+			var n int
+			err := tx.QueryRow(ctx, sqlCreate, row.Location, row.Kind, row.Owner, row.Source, row.Body, mixins).Scan(&n)
+			if err != nil {
+				return classify(err, "write "+what)
+			}
+			if n == 0 {
 				return occi.Errorf(occi.AlreadyExists, "%s already exists", what)
 			}
 			*rev = 1
+			return nil
 		case m.Expect < 0:
 			err = tx.QueryRow(ctx, `INSERT INTO entities (location, kind, owner, source, revision, body)
 				VALUES ($1, $2, $3, $4, 1, $5) ON CONFLICT (location) DO UPDATE SET kind = excluded.kind,
@@ -347,9 +594,9 @@ func applyOne(ctx context.Context, tx pgx.Tx, m store.Mutation, row *rowcodec.En
 		what := "entity " + m.Delete
 		var err error
 		if m.Expect > 0 {
-			err = tx.QueryRow(ctx, "DELETE FROM entities WHERE location = $1 AND revision = $2 RETURNING revision", m.Delete, m.Expect).Scan(rev)
+			err = tx.QueryRow(ctx, sqlDeleteRevision, m.Delete, m.Expect).Scan(rev)
 		} else {
-			err = tx.QueryRow(ctx, "DELETE FROM entities WHERE location = $1 RETURNING revision", m.Delete).Scan(rev)
+			err = tx.QueryRow(ctx, sqlDelete, m.Delete).Scan(rev)
 		}
 		if errors.Is(err, pgx.ErrNoRows) {
 			return missing(ctx, tx, "SELECT revision FROM entities WHERE location = $1", m.Delete, what, m.Expect)
@@ -358,9 +605,6 @@ func applyOne(ctx context.Context, tx pgx.Tx, m store.Mutation, row *rowcodec.En
 			return classify(err, "delete "+what)
 		}
 		*rev = 0
-		if _, err := tx.Exec(ctx, "DELETE FROM entity_mixins WHERE location = $1", m.Delete); err != nil {
-			return classify(err, "delete mixins of "+m.Delete)
-		}
 	case m.PutMixin != nil:
 		id := m.PutMixin.ID.String()
 		what := "mixin " + id
@@ -435,6 +679,10 @@ var migrations = []string{
 		body     json NOT NULL
 	);
 	CREATE INDEX mixins_owner ON mixins (owner, id);`,
+	// A kind collection is always listed for one owner (the engine asks
+	// for the caller's entities): kind and owner together, in location
+	// order, from an index that also answers a listing of locations alone.
+	`CREATE INDEX entities_kind_owner ON entities (kind, owner, location);`,
 }
 
 // SchemaVersion is the schema version this code writes.

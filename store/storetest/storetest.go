@@ -28,6 +28,11 @@
 //   - A call whose context is already cancelled fails with an error for which
 //     errors.Is(err, context.Canceled) holds, and changes nothing.
 //   - List orders by location in byte order (so "/z" sorts before "/é").
+//   - The optional reads the engine uses when a store has them
+//     (ListLocations, GetLinked, ListSourced; see optional.go) answer what
+//     List and Get answer, for every query of the list tests and after
+//     changes; GetLinked fails where Get fails, with the same code, and
+//     ListSourced of no sources, or of sources no entity has, is empty.
 package storetest
 
 import (
@@ -91,6 +96,9 @@ func Run(t *testing.T, h Harness) {
 		{"ConcurrentDifferentEntities", testConcurrentDifferentEntities},
 		{"Shared", testShared},
 		{"ContextCancelled", testContextCancelled},
+		{"ListLocations", testListLocations},
+		{"GetLinked", testGetLinked},
+		{"ListSourced", testListSourced},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
@@ -768,11 +776,44 @@ func testList(t *testing.T, h Harness) {
 		c.Revision = 1
 		byLoc[e.Location] = c
 	}
+	for _, tc := range listQueries() {
+		t.Run(tc.name, func(t *testing.T) {
+			want, total := expect(es, tc.q)
+			got, err := s.List(ctx, tc.q)
+			if err != nil {
+				t.Fatalf("List: %v", err)
+			}
+			if diff := cmp.Diff(want, locations(got), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("List locations (-want +got):\n%s", diff)
+			}
+			for _, e := range got {
+				if diff := cmp.Diff(byLoc[e.Location], e, entityOpts); diff != "" {
+					t.Errorf("listed entity %s (-want +got):\n%s", e.Location, diff)
+				}
+			}
+			n, err := s.Count(ctx, tc.q)
+			if err != nil {
+				t.Fatalf("Count: %v", err)
+			}
+			if n != total {
+				t.Errorf("Count: got %d, want %d", n, total)
+			}
+		})
+	}
+}
+
+// namedQuery is one case of the list tests.
+type namedQuery struct {
+	name string
+	q    store.Query
+}
+
+// listQueries are the queries the list tests ask of the seed data: every
+// field alone and combined, the shapes the engine asks (a collection of
+// one owner, a page of it by offset or after a location), and edge cases.
+func listQueries() []namedQuery {
 	ks := func(ids ...occi.CategoryID) []occi.CategoryID { return ids }
-	tests := []struct {
-		name string
-		q    store.Query
-	}{
+	return []namedQuery{
 		{"everything", store.Query{}},
 		{"by kind", store.Query{Kinds: ks(kindCompute)}},
 		{"by two kinds", store.Query{Kinds: ks(kindStorage, kindNetwork)}},
@@ -803,30 +844,17 @@ func testList(t *testing.T, h Harness) {
 		{"after by owner with limit", store.Query{Owner: "alice", After: "/compute/c20", Limit: 6}},
 		{"after the last", store.Query{After: "/\U0010FFFF"}},
 		{"everything combined", store.Query{Kinds: ks(kindCompute, kindStorage), Mixin: mixTag, Owner: "alice", Prefix: "/compute/c", After: "/compute/c01", Limit: 2}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			want, total := expect(es, tc.q)
-			got, err := s.List(ctx, tc.q)
-			if err != nil {
-				t.Fatalf("List: %v", err)
-			}
-			if diff := cmp.Diff(want, locations(got), cmpopts.EquateEmpty()); diff != "" {
-				t.Errorf("List locations (-want +got):\n%s", diff)
-			}
-			for _, e := range got {
-				if diff := cmp.Diff(byLoc[e.Location], e, entityOpts); diff != "" {
-					t.Errorf("listed entity %s (-want +got):\n%s", e.Location, diff)
-				}
-			}
-			n, err := s.Count(ctx, tc.q)
-			if err != nil {
-				t.Fatalf("Count: %v", err)
-			}
-			if n != total {
-				t.Errorf("Count: got %d, want %d", n, total)
-			}
-		})
+		{"kind of an owner", store.Query{Kinds: ks(kindCompute), Owner: "alice"}},
+		{"kinds of an owner, a page", store.Query{Kinds: ks(kindCompute, kindStorage), Owner: "alice", Offset: 4, Limit: 5}},
+		{"kind of an owner, after", store.Query{Kinds: ks(kindCompute), Owner: "bob", After: "/compute/c06", Limit: 3}},
+		{"kind of an owner, offset past the end", store.Query{Kinds: ks(kindCompute), Owner: "bob", Offset: 100, Limit: 10}},
+		{"mixin of an owner", store.Query{Mixin: mixTag, Owner: "carol"}},
+		{"mixin, offset", store.Query{Mixin: mixUbuntu, Offset: 5, Limit: 5}},
+		{"mixin of an owner, offset without limit", store.Query{Mixin: mixUbuntu, Owner: "alice", Offset: 2}},
+		{"source of an owner", store.Query{Source: "/compute/c00", Owner: "bob"}},
+		{"prefix of an owner", store.Query{Prefix: "/compute/", Owner: "alice", Offset: 3}},
+		{"prefix of an owner, after", store.Query{Prefix: "/link/", Owner: "alice", After: "/link/networkinterface/l3", Limit: 2}},
+		{"nobody's", store.Query{Owner: "nobody"}},
 	}
 }
 
@@ -1223,10 +1251,11 @@ func testContextCancelled(t *testing.T, h Harness) {
 	mustWrite(t, s, put(compute("/compute/here", "alice"), store.MustNotExist))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	tests := []struct {
+	type namedCall struct {
 		name string
 		call func() error
-	}{
+	}
+	tests := []namedCall{
 		{"Get", func() error { _, err := s.Get(ctx, "/compute/here"); return err }},
 		{"List", func() error { _, err := s.List(ctx, store.Query{}); return err }},
 		{"Count", func() error { _, err := s.Count(ctx, store.Query{}); return err }},
@@ -1234,6 +1263,15 @@ func testContextCancelled(t *testing.T, h Harness) {
 		{"ListMixins", func() error { _, err := s.ListMixins(ctx); return err }},
 		{"Write", func() error { return s.Write(ctx, put(compute("/compute/new", "alice"), store.MustNotExist)) }},
 		{"Write delete", func() error { return s.Write(ctx, store.Mutation{Delete: "/compute/here"}) }},
+	}
+	if ls, ok := s.Store.(locationStore); ok {
+		tests = append(tests, namedCall{"ListLocations", func() error { _, err := ls.ListLocations(ctx, store.Query{}); return err }})
+	}
+	if ls, ok := s.Store.(linkedStore); ok {
+		tests = append(tests, namedCall{"GetLinked", func() error { _, _, err := ls.GetLinked(ctx, "/compute/here"); return err }})
+	}
+	if ss, ok := s.Store.(sourcedStore); ok {
+		tests = append(tests, namedCall{"ListSourced", func() error { _, err := ss.ListSourced(ctx, []string{"/compute/here"}); return err }})
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
