@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"strconv"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -45,7 +47,46 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inflight prometheus.Gauge
-	handler  http.Handler
+	// cache counts GETs and HEADs of entities by what the rendering cache
+	// did: "hit" (answered from it), "miss" (served in full, then kept).
+	cache   *prometheus.CounterVec
+	hits    prometheus.Counter
+	misses  prometheus.Counter
+	handler http.Handler
+
+	// The children of requests and duration by label values, so that a
+	// request does not hash its labels (a few dozen combinations occur).
+	mu        sync.RWMutex
+	counters  map[requestLabels]prometheus.Counter
+	observers map[requestLabels]prometheus.Observer
+}
+
+// requestLabels are the label values of one request's metrics; status is
+// 0 for the duration histogram, which has none.
+type requestLabels struct {
+	method, route string
+	status        int
+}
+
+// observe records one answered request.
+func (m *metrics) observe(method, route string, status int, seconds float64) {
+	ck := requestLabels{method, route, status}
+	ok := requestLabels{method, route, 0}
+	m.mu.RLock()
+	c, o := m.counters[ck], m.observers[ok]
+	m.mu.RUnlock()
+	if c == nil || o == nil {
+		c = m.requests.WithLabelValues(method, route, strconv.Itoa(status))
+		o = m.duration.WithLabelValues(method, route)
+		m.mu.Lock()
+		if m.counters == nil {
+			m.counters, m.observers = map[requestLabels]prometheus.Counter{}, map[requestLabels]prometheus.Observer{}
+		}
+		m.counters[ck], m.observers[ok] = c, o
+		m.mu.Unlock()
+	}
+	c.Inc()
+	o.Observe(seconds)
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -67,6 +108,11 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 	m.requests = register(reg, m.requests)
 	m.duration = register(reg, m.duration)
 	m.inflight = register(reg, m.inflight)
+	m.cache = register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "occid_http_entity_cache_total",
+		Help: "GET and HEAD requests of entities the service could version (see occihttp.EntityVersioner), by result: hit (answered from the rendering cache) or miss (served in full).",
+	}, []string{"result"}))
+	m.hits, m.misses = m.cache.WithLabelValues("hit"), m.cache.WithLabelValues("miss")
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	return m
 }

@@ -25,6 +25,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -103,9 +104,14 @@ type Server struct {
 	log        *slog.Logger
 	serverHdr  string
 	acceptHdr  string
+	negMu      sync.RWMutex
+	negotiated map[string]negotiated // by Accept value, see negotiate
+	serverVals []string              // {serverHdr}, shared by every response
+	acceptVals []string              // {acceptHdr}, shared by every response
 	publicBase string
 	metrics    *metrics
 	discovery  renderCache   // renderings of the query interface, see DiscoveryVersioner
+	entities   entityCache   // renderings of entities, see EntityVersioner
 	slots      chan struct{} // one per OCCI request in flight; nil: no bound
 }
 
@@ -135,12 +141,16 @@ func NewServer(svc occi.Service, opt Options) *Server {
 	if opt.Registry == nil {
 		opt.Registry = prometheus.NewRegistry()
 	}
+	serverHdr := "occid/" + opt.Version + " OCCI/1.2"
+	acceptHdr := strings.Join(opt.Negotiator.Offered(), ", ")
 	return &Server{
+		serverVals: []string{serverHdr}[:1:1],
+		acceptVals: []string{acceptHdr}[:1:1],
 		svc:        svc,
 		opt:        opt,
 		log:        log,
-		serverHdr:  "occid/" + opt.Version + " OCCI/1.2",
-		acceptHdr:  strings.Join(opt.Negotiator.Offered(), ", "),
+		serverHdr:  serverHdr,
+		acceptHdr:  acceptHdr,
 		publicBase: strings.TrimRight(opt.PublicURL, "/"),
 		metrics:    newMetrics(opt.Registry),
 		slots:      slots,
@@ -186,6 +196,10 @@ type exchange struct {
 	allow     []string // methods allowed on the path, for a 405
 	body      []byte
 	read      bool
+
+	// cacheKey and cacheToken, when set, ask send to keep the 200
+	// rendering of an entity (see serveCachedEntity).
+	cacheKey, cacheToken string
 
 	errMsg string // client message of a failure, for the log
 	shed   bool   // refused by the in-flight bound (logged at WARN, not ERROR)
@@ -270,8 +284,7 @@ func (s *Server) finish(x *exchange, d time.Duration) {
 		x.errMsg, x.cause = "client closed request", ""
 	}
 	method := methodLabel(x.r.Method)
-	s.metrics.requests.WithLabelValues(method, x.route, strconv.Itoa(status)).Inc()
-	s.metrics.duration.WithLabelValues(method, x.route).Observe(d.Seconds())
+	s.metrics.observe(method, x.route, status, d.Seconds())
 	attrs := []slog.Attr{
 		slog.String("request_id", x.id),
 		slog.String("method", x.r.Method),
@@ -393,6 +406,10 @@ func (x *exchange) serveOCCI() {
 		x.fail(err)
 		return
 	}
+	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && len(q.names) == 0 &&
+		!strings.HasSuffix(r.URL.Path, "/") && x.serveCachedEntity() {
+		return
+	}
 	x.scope = x.ctx
 	if sc, ok := s.svc.(RequestScoper); ok && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 		x.scope = sc.WithRequestScope(x.ctx)
@@ -448,8 +465,44 @@ type typedNegotiator interface {
 	ForResponseType(accept string) (render.Codec, string, error)
 }
 
-// negotiate picks the response codec and media type for accept.
+// negotiate picks the response codec and media type for accept. The
+// choice depends on accept alone, so the Server remembers it for the Accept
+// values clients send (a handful in practice; at most maxNegotiated, each
+// at most maxNegotiatedLen bytes long).
 func (x *exchange) negotiate(accept string) (render.Codec, string, error) {
+	if len(accept) <= maxNegotiatedLen {
+		x.s.negMu.RLock()
+		n, ok := x.s.negotiated[accept]
+		x.s.negMu.RUnlock()
+		if ok {
+			return n.codec, n.mediaType, nil
+		}
+	}
+	c, mt, err := x.negotiateAfresh(accept)
+	if err == nil && len(accept) <= maxNegotiatedLen {
+		x.s.negMu.Lock()
+		if x.s.negotiated == nil || len(x.s.negotiated) >= maxNegotiated {
+			x.s.negotiated = map[string]negotiated{}
+		}
+		x.s.negotiated[accept] = negotiated{c, mt}
+		x.s.negMu.Unlock()
+	}
+	return c, mt, err
+}
+
+// Bounds of the Server's memory of negotiations.
+const (
+	maxNegotiated    = 256
+	maxNegotiatedLen = 256
+)
+
+// negotiated is the outcome of negotiating one Accept value.
+type negotiated struct {
+	codec     render.Codec
+	mediaType string
+}
+
+func (x *exchange) negotiateAfresh(accept string) (render.Codec, string, error) {
 	if tn, ok := x.s.opt.Negotiator.(typedNegotiator); ok {
 		return tn.ForResponseType(accept)
 	}
@@ -1335,6 +1388,7 @@ func (x *exchange) send(status int, h http.Header, body []byte) {
 	out := x.w.Header()
 	mergeHeader(out, h)
 	out.Set("Content-Length", strconv.Itoa(len(body)))
+	x.keepEntity(status, out, body)
 	x.w.WriteHeader(status)
 	if x.r.Method != http.MethodHead {
 		_, _ = x.w.Write(body)
@@ -1477,6 +1531,8 @@ func prefixError(err error, where string) error {
 // The Server sets them itself; a handler in front of it that may answer on
 // its own (authentication's 401) calls CommonHeaders first.
 func (s *Server) CommonHeaders(h http.Header) {
-	h.Set("Server", s.serverHdr)
-	h.Set("Accept", s.acceptHdr)
+	// The value slices are shared by every response: clipped, so that an
+	// Add to one response's header copies instead of writing into them.
+	h["Server"] = s.serverVals
+	h["Accept"] = s.acceptVals
 }

@@ -296,6 +296,7 @@ func TestKeystone(t *testing.T) {
 	loc := created(t, base, do(t, "POST", base+"/compute/", as(tokA, h, false), b))
 	mustStatus(t, do(t, "GET", base+loc, as(tokA, md.accept(), false), ""), 200)
 	mustStatus(t, do(t, "GET", base+loc, as(tokB, md.accept(), false), ""), 404)
+	m.logw.Flush()
 	for _, s := range []string{svc, tokA, tokB, "ks-forged"} {
 		if strings.Contains(logs.String(), s) {
 			t.Errorf("the log contains the secret %q", s)
@@ -420,6 +421,7 @@ func TestOIDC(t *testing.T) {
 			}
 		})
 	}
+	m.logw.Flush()
 	if strings.Contains(logs.String(), erin) {
 		t.Errorf("the log contains the JWT")
 	}

@@ -414,6 +414,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 	t.Run("one log line per request", func(t *testing.T) {
+		m.logw.Flush()
 		if !strings.Contains(logs.String(), "msg=request") || !strings.Contains(logs.String(), "route=entity status=200") {
 			t.Errorf("the log has no request lines:\n%s", logs.String())
 		}

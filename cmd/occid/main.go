@@ -95,6 +95,7 @@ type Main struct {
 	Getenv func(string) string
 
 	logger   *slog.Logger
+	logw     *logWriter // the logger's output, written in the background
 	store    store.Store
 	driver   backend.Driver
 	engine   *engine.Engine
@@ -145,15 +146,17 @@ func (m *Main) Err() <-chan error { return m.errc }
 // so far is closed again.
 func (m *Main) Run(ctx context.Context) (err error) {
 	c := &m.Config
-	m.logger = newLogger(m.Stderr, c.LogFormat, c.LogLevel)
-	if err := checkListen(c); err != nil {
-		return err
-	}
+	m.logw = newLogWriter(m.Stderr)
+	m.logger = newLogger(m.logw, c.LogFormat, c.LogLevel)
 	defer func() {
 		if err != nil {
 			m.closeParts()
+			m.logw.Close()
 		}
 	}()
+	if err := checkListen(c); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
@@ -353,6 +356,9 @@ func (m *Main) Close() error {
 		}
 		if m.logger != nil {
 			m.logger.Info("occid stopped")
+		}
+		if m.logw != nil {
+			m.logw.Close()
 		}
 		m.closeErr = errors.Join(errs...)
 	})

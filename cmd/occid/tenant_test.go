@@ -625,6 +625,7 @@ func TestTenantIsolation(t *testing.T) {
 		do(t, "GET", base+"/compute/", http.Header{"Authorization": {"Basic " + basic("carol", carolPassword)}}, "")
 		do(t, "GET", base+"/compute/", as(bobToken, nil, true), "")
 		do(t, "GET", base+"/compute/", as(aliceToken, nil, false), "")
+		m.logw.Flush()
 		log := logs.String()
 		for _, want := range []string{"msg=request", "user=alice", "user=bob", "user=carol", "reason=\"invalid user name or password\""} {
 			if !strings.Contains(log, want) {
