@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/occid/occi"
@@ -104,6 +105,10 @@ type Engine struct {
 		version  uint64
 		modelGen uint64
 	}
+
+	// discoPrefix is the start of DiscoveryVersion's answer for the
+	// model's latest generation.
+	discoPrefix atomic.Pointer[genPrefix]
 
 	queueMu sync.Mutex
 	queue   []backend.Event

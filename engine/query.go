@@ -30,9 +30,9 @@ func visible(ctx context.Context, m *occi.Mixin) bool {
 // collection (with or without its trailing slash), an entity, or an unbound
 // collection (a path ending in "/" below which there are collections).
 func (e *Engine) Resolve(ctx context.Context, path string) (occi.Target, error) {
-	notFound := occi.Errorf(occi.NotFound, "nothing at %s", path)
+	notFound := func() error { return occi.Errorf(occi.NotFound, "nothing at %s", path) }
 	if !strings.HasPrefix(path, "/") || strings.ContainsFunc(path, unicode.IsControl) {
-		return occi.Target{}, notFound
+		return occi.Target{}, notFound()
 	}
 	switch path {
 	case QueryInterface, strings.TrimSuffix(QueryInterface, "/"):
@@ -59,14 +59,14 @@ func (e *Engine) Resolve(ctx context.Context, path string) (occi.Target, error) 
 		} else if occi.ErrorCode(err) != occi.NotFound {
 			return occi.Target{}, err
 		}
-		return occi.Target{}, notFound
+		return occi.Target{}, notFound()
 	}
 	for _, loc := range e.visibleLocations(ctx) {
 		if strings.HasPrefix(loc, path) {
 			return occi.Target{Type: occi.TargetUnbound, Path: path}, nil
 		}
 	}
-	return occi.Target{}, notFound
+	return occi.Target{}, notFound()
 }
 
 // visibleLocations returns the kind and mixin locations the caller sees.
@@ -97,7 +97,19 @@ func (e *Engine) DiscoveryVersion(ctx context.Context) (string, error) {
 	if err := e.syncTemplatesCached(ctx); err != nil {
 		e.log.Warn("engine: discovery without fresh templates", "err", err)
 	}
-	return strconv.FormatUint(e.model.Generation(), 10) + "/" + user(ctx), nil
+	gen := e.model.Generation()
+	p := e.discoPrefix.Load()
+	if p == nil || p.gen != gen {
+		p = &genPrefix{gen, strconv.FormatUint(gen, 10) + "/"}
+		e.discoPrefix.Store(p)
+	}
+	return p.text + user(ctx), nil
+}
+
+// genPrefix is a model generation and its decimal form followed by "/".
+type genPrefix struct {
+	gen  uint64
+	text string
 }
 
 // Discover returns the kinds, mixins and actions the caller can use; with

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 
 	"github.com/occid/occi"
@@ -51,7 +52,13 @@ const maxCachedDiscoveries = 128
 // renderCache holds finished responses (headers and body) by key.
 type renderCache struct {
 	mu sync.RWMutex
-	m  map[string]*cachedReply
+	m  map[discoveryKey]*cachedReply
+}
+
+// discoveryKey names a rendering of the query interface: the service's
+// version, the codec's media type and the base URL of its locations.
+type discoveryKey struct {
+	version, mediaType, base string
 }
 
 type cachedReply struct {
@@ -59,17 +66,17 @@ type cachedReply struct {
 	body   []byte
 }
 
-func (c *renderCache) get(key string) *cachedReply {
+func (c *renderCache) get(key discoveryKey) *cachedReply {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return c.m[key]
 }
 
-func (c *renderCache) put(key string, r *cachedReply) {
+func (c *renderCache) put(key discoveryKey, r *cachedReply) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil || len(c.m) >= maxCachedDiscoveries {
-		c.m = map[string]*cachedReply{}
+		c.m = map[discoveryKey]*cachedReply{}
 	}
 	c.m[key] = r
 }
@@ -92,7 +99,7 @@ func (x *exchange) replyDiscovery() {
 		x.fail(err)
 		return
 	}
-	key := v + "\x00" + x.codec.MediaType() + "\x00" + x.base
+	key := discoveryKey{v, x.codec.MediaType(), x.base}
 	if c := x.s.discovery.get(key); c != nil {
 		x.send(http.StatusOK, c.header, c.body)
 		return
@@ -109,6 +116,8 @@ func (x *exchange) replyDiscovery() {
 		x.fail(err)
 		return
 	}
+	// Kept with its Content-Length, which send then leaves as it is.
+	h["Content-Length"] = []string{strconv.Itoa(buf.Len())}
 	c := &cachedReply{header: h, body: buf.Bytes()}
 	x.s.discovery.put(key, c)
 	x.send(http.StatusOK, c.header, c.body)

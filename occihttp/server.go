@@ -104,6 +104,8 @@ type Server struct {
 	log        *slog.Logger
 	serverHdr  string
 	acceptHdr  string
+	baseMu     sync.RWMutex
+	bases      map[baseKey]string // see base
 	negMu      sync.RWMutex
 	negotiated map[string]negotiated // by Accept value, see negotiate
 	serverVals []string              // {serverHdr}, shared by every response
@@ -312,6 +314,18 @@ func (s *Server) finish(x *exchange, d time.Duration) {
 	s.log.LogAttrs(context.Background(), level, "request", attrs...)
 }
 
+// Bounds of the Server's memory of base URLs (see base).
+const (
+	maxBases    = 64
+	maxBaseHost = 256
+)
+
+// baseKey names a base URL: https or http, and the host.
+type baseKey struct {
+	https bool
+	host  string
+}
+
 // base returns the absolute URL prefix of locations for r, without a
 // trailing slash.
 func (s *Server) base(r *http.Request) string {
@@ -334,7 +348,26 @@ func (s *Server) base(r *http.Request) string {
 	if host == "" {
 		host = "localhost"
 	}
-	return scheme + "://" + host
+	if len(host) > maxBaseHost {
+		return scheme + "://" + host
+	}
+	// Clients send a handful of Host values: their bases are remembered
+	// rather than built on every request.
+	key := baseKey{scheme == "https", host}
+	s.baseMu.RLock()
+	b, ok := s.bases[key]
+	s.baseMu.RUnlock()
+	if ok {
+		return b
+	}
+	b = scheme + "://" + host
+	s.baseMu.Lock()
+	if s.bases == nil || len(s.bases) >= maxBases {
+		s.bases = map[baseKey]string{}
+	}
+	s.bases[key] = b
+	s.baseMu.Unlock()
+	return b
 }
 
 func firstValue(v string) string {
@@ -411,7 +444,10 @@ func (x *exchange) serveOCCI() {
 		return
 	}
 	x.scope = x.ctx
-	if sc, ok := s.svc.(RequestScoper); ok && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+	// A scope pays off for an entity (Resolve reads it, Get reuses it);
+	// collections and the query interface end in "/".
+	if sc, ok := s.svc.(RequestScoper); ok && (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
+		!strings.HasSuffix(r.URL.Path, "/") {
 		x.scope = sc.WithRequestScope(x.ctx)
 	}
 	t, err := s.svc.Resolve(x.scope, r.URL.Path)
@@ -516,7 +552,8 @@ func (x *exchange) negotiateAfresh(accept string) (render.Codec, string, error) 
 // countRanges refuses a header (Accept, Content-Type) listing more media
 // types than the negotiator reads, rather than ignore the rest.
 func countRanges(name, v string) error {
-	if render.CountRanges(v) > render.MaxAcceptRanges {
+	// A value has at most one element more than it has commas.
+	if strings.Count(v, ",") >= render.MaxAcceptRanges && render.CountRanges(v) > render.MaxAcceptRanges {
 		return occi.Errorf(occi.InvalidArgument, "the %s header lists more than %d media types; send fewer",
 			name, render.MaxAcceptRanges)
 	}
@@ -549,7 +586,10 @@ var targetNames = map[occi.TargetType]string{
 // OCCI/99999999999999999999.0 is too new). A token whose version does not
 // start with digits (OCCI/x.y) announces no version and is ignored.
 func tooNewOCCI(ua string) (string, bool) {
-	for _, f := range strings.Fields(ua) {
+	if !containsFoldOCCI(ua) {
+		return "", false // most User-Agents name no OCCI version
+	}
+	for f := range strings.FieldsSeq(ua) {
 		if len(f) < len("OCCI/") || !strings.EqualFold(f[:len("OCCI/")], "OCCI/") {
 			continue
 		}
@@ -564,6 +604,16 @@ func tooNewOCCI(ua string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// containsFoldOCCI reports whether s contains "OCCI/" in any case.
+func containsFoldOCCI(s string) bool {
+	for i := 0; i+len("OCCI/") <= len(s); i++ {
+		if c := s[i]; (c == 'O' || c == 'o') && strings.EqualFold(s[i:i+len("OCCI/")], "OCCI/") {
+			return true
+		}
+	}
+	return false
 }
 
 func allDigits(s string) bool {
@@ -1387,12 +1437,20 @@ func (x *exchange) reply(status int, extra http.Header, enc func(*render.Writer)
 func (x *exchange) send(status int, h http.Header, body []byte) {
 	out := x.w.Header()
 	mergeHeader(out, h)
-	out.Set("Content-Length", strconv.Itoa(len(body)))
+	if cl := h["Content-Length"]; len(cl) != 1 || !isLength(cl[0], len(body)) {
+		out.Set("Content-Length", strconv.Itoa(len(body)))
+	}
 	x.keepEntity(status, out, body)
 	x.w.WriteHeader(status)
 	if x.r.Method != http.MethodHead {
 		_, _ = x.w.Write(body)
 	}
+}
+
+// isLength reports whether v is the decimal form of n.
+func isLength(v string, n int) bool {
+	m, err := strconv.Atoi(v)
+	return err == nil && m == n && v == strings.TrimLeft(v, "+-0") || v == "0" && n == 0
 }
 
 // mergeHeader sets every header of src in dst, replacing the values of a
