@@ -34,6 +34,9 @@ type Config struct {
 	MaxPage         int
 	MaxBody         int64
 	MaxInFlight     int // 0 means no bound
+	MaxBatch        int
+	ObserveInterval time.Duration
+	RecoverAfter    time.Duration
 	Limits          occihttp.Limits
 	ShutdownTimeout time.Duration
 	ConfigFile      string
@@ -171,6 +174,36 @@ var settings = []setting{
 	{name: "idle-timeout", env: "OCCID_IDLE_TIMEOUT", def: "2m",
 		usage: "how long an idle keep-alive connection is kept",
 		set:   durationSetter(func(c *Config) *time.Duration { return &c.Limits.IdleTimeout })},
+	{name: "max-batch", env: "OCCID_MAX_BATCH", def: "100",
+		usage: "most entities created, or mixins defined or deleted, in one request; more answers 413",
+		set: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return fmt.Errorf("want a whole number of at least 1, got %q", v)
+			}
+			c.MaxBatch = n
+			return nil
+		}},
+	{name: "observe-interval", env: "OCCID_OBSERVE_INTERVAL", def: "2s",
+		usage: "how old the backend's last word on an entity's state may be before a GET asks it again (0: on every GET)",
+		set: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				return fmt.Errorf("want a duration of at least 0 such as 2s, got %q", v)
+			}
+			c.ObserveInterval = d
+			return nil
+		}},
+	{name: "recover-after", env: "OCCID_RECOVER_AFTER", def: "0s",
+		usage: "at start, settle only unfinished creations older than this; with several occid on one database, more than the longest create takes",
+		set: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				return fmt.Errorf("want a duration of at least 0 such as 10m, got %q", v)
+			}
+			c.RecoverAfter = d
+			return nil
+		}},
 	{name: "shutdown-timeout", env: "OCCID_SHUTDOWN_TIMEOUT", def: "30s",
 		usage: "on SIGTERM, how long requests in flight may take to finish",
 		set:   durationSetter(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},

@@ -37,6 +37,7 @@ func TestConfigDefaults(t *testing.T) {
 	want := &Config{
 		Listen: "127.0.0.1:8080", DataDir: "./occid-data", Backend: "sim://", LogFormat: "text", LogLevel: "info",
 		ProviderScheme: "http://occid.local/occi/", MaxPage: 1000, MaxBody: 1 << 20, MaxInFlight: 256,
+		MaxBatch: 100, ObserveInterval: 2 * time.Second,
 		Limits: occihttp.Limits{MaxHeaderBytes: 2 << 20, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 			WriteTimeout: 10 * time.Minute, IdleTimeout: 2 * time.Minute},
 		ShutdownTimeout: 30 * time.Second, OIDCUserClaim: "sub", OIDCClockSkew: time.Minute,
@@ -78,11 +79,13 @@ func TestConfigPrecedence(t *testing.T) {
 			"OCCID_BACKEND": "test:///default", "OCCID_PUBLIC_URL": "https://c.example/occi/", "OCCID_TRUST_PROXY": "1",
 			"OCCID_LOG_FORMAT": "json", "OCCID_LOG_LEVEL": "debug", "OCCID_PROVIDER_SCHEME": "https://c.example/", "OCCID_MAX_PAGE": "50",
 			"OCCID_MAX_BODY": "10KiB", "OCCID_MAX_INFLIGHT": "7", "OCCID_MAX_HEADER": "8KiB", "OCCID_READ_HEADER_TIMEOUT": "1s", "OCCID_READ_TIMEOUT": "2s",
-			"OCCID_WRITE_TIMEOUT": "3s", "OCCID_IDLE_TIMEOUT": "4s", "OCCID_SHUTDOWN_TIMEOUT": "5s"},
+			"OCCID_WRITE_TIMEOUT": "3s", "OCCID_IDLE_TIMEOUT": "4s", "OCCID_SHUTDOWN_TIMEOUT": "5s",
+			"OCCID_MAX_BATCH": "9", "OCCID_OBSERVE_INTERVAL": "0", "OCCID_RECOVER_AFTER": "10m"},
 			want: func(c *Config) {
 				*c = Config{Listen: "0.0.0.0:9", Insecure: true, DataDir: "/d", Store: "sqlite:///d/x.db", Backend: "test:///default",
 					PublicURL: "https://c.example/occi", TrustProxy: true, LogFormat: "json", LogLevel: "debug",
 					ProviderScheme: "https://c.example/", MaxPage: 50, MaxBody: 10 << 10, MaxInFlight: 7,
+					MaxBatch: 9, ObserveInterval: 0, RecoverAfter: 10 * time.Minute,
 					Limits: occihttp.Limits{MaxHeaderBytes: 8 << 10, ReadHeaderTimeout: time.Second, ReadTimeout: 2 * time.Second,
 						WriteTimeout: 3 * time.Second, IdleTimeout: 4 * time.Second}, ShutdownTimeout: 5 * time.Second,
 					OIDCUserClaim: "sub", OIDCClockSkew: time.Minute}
@@ -156,6 +159,9 @@ func TestConfigErrors(t *testing.T) {
 		{name: "bad env size", env: map[string]string{"OCCID_MAX_BODY": "lots"}, wantErr: `environment variable OCCID_MAX_BODY: want a size such as 1048576, 512KiB or 1MiB, got "lots"`},
 		{name: "bad max page", args: []string{"--max-page", "0"}, wantErr: `flag --max-page: want a whole number of at least 1, got "0"`},
 		{name: "bad max inflight", args: []string{"--max-inflight", "-1"}, wantErr: `flag --max-inflight: want a whole number of at least 0, got "-1"`},
+		{name: "bad max batch", args: []string{"--max-batch", "0"}, wantErr: `flag --max-batch: want a whole number of at least 1, got "0"`},
+		{name: "bad observe interval", args: []string{"--observe-interval", "-1s"}, wantErr: `flag --observe-interval: want a duration of at least 0 such as 2s, got "-1s"`},
+		{name: "bad recover after", env: map[string]string{"OCCID_RECOVER_AFTER": "later"}, wantErr: `environment variable OCCID_RECOVER_AFTER: want a duration of at least 0 such as 10m, got "later"`},
 		{name: "bad duration", args: []string{"--read-timeout", "soon"}, wantErr: `flag --read-timeout: want a positive duration such as 30s, got "soon"`},
 		{name: "bad public URL", args: []string{"--public-url", "cloud.example.org"}, wantErr: `flag --public-url: want an absolute http or https URL`},
 		{name: "bad boolean env", env: map[string]string{"OCCID_INSECURE": "maybe"}, wantErr: `environment variable OCCID_INSECURE: want true or false, got "maybe"`},

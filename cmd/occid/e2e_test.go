@@ -865,3 +865,44 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Errorf("after restart: got occi.compute.state %s, want \"active\"", got)
 	}
 }
+
+// TestEngineSettings checks that --max-batch reaches the engine: a POST
+// of more computes than it allows is 413 and creates nothing, one of as
+// many as it allows is 201.
+func TestEngineSettings(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test; run without -short")
+	}
+	c, err := parseConfig([]string{"--max-batch", "2", "--observe-interval", "0", "--listen", "127.0.0.1:0",
+		"--data-dir", t.TempDir()}, envOf(nil), io.Discard, "v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewMain()
+	m.Stderr = io.Discard
+	m.Config = *c
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	defer m.Close()
+	base := m.URL()
+	batch := func(n int) string {
+		var rs []string
+		for range n {
+			rs = append(rs, `{"kind":"http://schemas.ogf.org/occi/infrastructure#compute","attributes":{"occi.core.title":"batch"}}`)
+		}
+		return `{"resources":[` + strings.Join(rs, ",") + `]}`
+	}
+	hdr := http.Header{"Content-Type": {"application/occi+json"}, "Accept": {"application/occi+json"}}
+	r := do(t, "POST", base+"/compute/", hdr, batch(3))
+	mustStatus(t, r, http.StatusRequestEntityTooLarge)
+	if !strings.Contains(r.body, "limit is 2") {
+		t.Errorf("413 body %q does not name the limit of 2", r.body)
+	}
+	r = do(t, "GET", base+"/compute/", http.Header{"Accept": {"text/uri-list"}}, "")
+	mustStatus(t, r, http.StatusOK)
+	if strings.TrimSpace(r.body) != "" {
+		t.Errorf("after the refused batch, /compute/ lists %q, want nothing", r.body)
+	}
+	mustStatus(t, do(t, "POST", base+"/compute/", hdr, batch(2)), http.StatusCreated)
+}

@@ -195,6 +195,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	eng, err := engine.New(engine.Config{
 		Store: st, Driver: drv, ProviderScheme: c.ProviderScheme,
 		DefaultPage: c.MaxPage, MaxPage: c.MaxPage, Logger: m.logger,
+		MaxBatch: c.MaxBatch, ObserveInterval: observeInterval(c.ObserveInterval), RecoverAfter: c.RecoverAfter,
 	})
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
@@ -397,6 +398,15 @@ func newLogger(w io.Writer, format, level string) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// observeInterval turns --observe-interval (0: on every GET) into
+// engine.Config.ObserveInterval (negative: on every GET).
+func observeInterval(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // maxInFlight turns --max-inflight (0: no bound) into
