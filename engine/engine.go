@@ -90,6 +90,10 @@ type Engine struct {
 	// pendingSaves are the saved templates recorded while this process
 	// asks the driver to make them (see recordSave).
 	pendingSaves map[occi.CategoryID]bool
+	// legacyPending holds the locations of the pending records stored as
+	// entities by an older occid that start left in place (see
+	// pending.go). It is written in New only and read-only after.
+	legacyPending map[string]bool
 
 	// mixMu serialises changes of the stored mixins in the model: local
 	// writes and syncs with the store (see syncStoredMixins). mixGen counts

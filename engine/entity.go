@@ -434,6 +434,7 @@ func (e *Engine) Create(ctx context.Context, collection string, in *occi.Entity)
 	if err := e.checkCreateInput(k, in); err != nil {
 		return nil, err
 	}
+	fresh := in.ID == ""
 	seg, err := e.newSegment(in)
 	if err != nil {
 		return nil, err
@@ -444,7 +445,7 @@ func (e *Engine) Create(ctx context.Context, collection string, in *occi.Entity)
 		return nil, err
 	}
 	defer unlock()
-	return e.create(ctx, loc, seg, in)
+	return e.create(ctx, loc, seg, in, fresh)
 }
 
 // knownKind checks a kind a request names (the zero id passes). An
@@ -500,24 +501,37 @@ type createPlan struct {
 	targets       []*occi.Entity
 }
 
-func (e *Engine) create(ctx context.Context, loc, seg string, in *occi.Entity) (*occi.Entity, error) {
-	p, err := e.prepareCreate(ctx, loc, seg, in)
+func (e *Engine) create(ctx context.Context, loc, seg string, in *occi.Entity, fresh bool) (*occi.Entity, error) {
+	p, err := e.prepareCreate(ctx, loc, seg, in, fresh)
 	if err != nil {
 		return nil, err
 	}
 	if err := e.commitCreates(ctx, []*createPlan{p}); err != nil {
 		return nil, err
 	}
-	return e.present(ctx, p.ent)
+	return e.presentCreated(ctx, p), nil
+}
+
+// presentCreated is present for an entity just created as p planned,
+// without reading its links back: they are the links created with it,
+// since nothing else can have a location that was free as its source.
+func (e *Engine) presentCreated(ctx context.Context, p *createPlan) *occi.Entity {
+	links := slices.Clone(p.links)
+	slices.SortFunc(links, func(a, b *occi.Entity) int { return strings.Compare(a.Location, b.Location) })
+	return e.presentWith(ctx, p.ent, links)
 }
 
 // prepareCreate validates the creation of in at loc without changing
-// anything.
-func (e *Engine) prepareCreate(ctx context.Context, loc, seg string, in *occi.Entity) (*createPlan, error) {
+// anything. fresh says that the engine made loc up (a new UUID), so that
+// nothing can be there: the store is not asked (the write that creates
+// still refuses an existing record).
+func (e *Engine) prepareCreate(ctx context.Context, loc, seg string, in *occi.Entity, fresh bool) (*createPlan, error) {
 	if err := e.creatable(in.Kind); err != nil {
 		return nil, err
 	}
-	if old, err := e.store.Get(ctx, loc); err == nil {
+	if fresh {
+		// Nothing to check.
+	} else if old, err := e.store.Get(ctx, loc); err == nil {
 		if old.Owner != user(ctx) {
 			return nil, occi.Errorf(occi.NotFound, "%s cannot be created: the id is not available", loc)
 		}
@@ -982,7 +996,7 @@ func (e *Engine) Put(ctx context.Context, location string, in *occi.Entity) (*oc
 		if in.Kind.IsZero() {
 			return nil, false, occi.Errorf(occi.InvalidArgument, "the entity names no kind; give exactly one kind, here %s", k.ID)
 		}
-		out, err := e.create(ctx, location, seg, in)
+		out, err := e.create(ctx, location, seg, in, false)
 		if occi.MustNotExist(ctx) && occi.ErrorCode(err) == occi.AlreadyExists {
 			return nil, false, occi.Wrap(err, occi.PreconditionFailed, occi.ErrorMessage(err)+", and the request asked to create only")
 		}

@@ -14,15 +14,24 @@ import (
 
 // Creation is made crash safe with pending records. Before the driver is
 // asked to create anything, the engine stores, for each entity the driver
-// will make real, a pending record: an entity at pendingPrefix+location,
-// of the internal kind pendingKind, owned by no user (so no listing,
-// collection or Get of a user ever shows it), holding the entity to be
-// created as JSON. The entities are then created in the driver and stored
-// in one atomic write that also deletes the pending records. A process that
-// dies in between leaves the records; the next engine start settles each:
-// if the driver has the object (Observe does not report it gone) the entity
-// is adopted (stored as created), otherwise the record is removed. While a
-// record exists, a create at its location is Conflict.
+// will make real, a pending record: a note (store.Note, in the store's
+// keyspace of notes, apart from entities) with the key
+// pendingPrefix+location, holding the entity to be created and the time
+// as JSON (pendingBody). The entities are then created in the driver and
+// stored in one atomic write that also deletes the pending records. A
+// process that dies in between leaves the records; the next engine start
+// settles each: if the driver has the object (Observe does not report it
+// gone) the entity is adopted (stored as created), otherwise the record is
+// removed. While a record exists, a create at its location is Conflict:
+// the record is created with store.MustNotExist.
+//
+// An older occid stored its pending records as entities at
+// pendingPrefix+location, of the internal kind pendingKind, owned by
+// pendingOwner (so no listing, collection or Get of a user ever shows
+// them), with the entity and the time in the attributes pendingEntity and
+// pendingSince. Start settles those the same way; one it leaves (too
+// young, or the driver unavailable) still makes a create at its location
+// Conflict while it exists (see legacyPending).
 
 const (
 	pendingPrefix = "/.pending"
@@ -43,6 +52,31 @@ type pendingForm struct {
 	Owner                              string
 }
 
+// pendingBody is the body of a pending note: the entity to be created (a
+// pendingForm) and when its creation began (RFC 3339 with nanoseconds).
+type pendingBody struct {
+	Entity json.RawMessage `json:"entity"`
+	Since  string          `json:"since"`
+}
+
+// pending is a pending record as read back: a note, or an entity record
+// written by an older occid (legacy).
+type pending struct {
+	key    string // the note's key, or the legacy record's location
+	rev    int64
+	legacy bool
+	form   []byte // the JSON of a pendingForm
+	since  string // RFC 3339 with nanoseconds; "" if unknown
+}
+
+// drop is the mutation that removes the record if it is still the one read.
+func (p *pending) drop() store.Mutation {
+	if p.legacy {
+		return store.Mutation{Delete: p.key, Expect: p.rev}
+	}
+	return store.Mutation{DeleteNote: p.key, Expect: p.rev}
+}
+
 func catString(id occi.CategoryID) string {
 	if id.IsZero() {
 		return ""
@@ -58,32 +92,55 @@ func parseCat(s string) occi.CategoryID {
 	return id
 }
 
-func pendingRecord(ent *occi.Entity, now time.Time) (*occi.Entity, error) {
+// pendingRecord returns the pending note of the creation of ent begun at now.
+func pendingRecord(ent *occi.Entity, now time.Time) (*store.Note, error) {
 	f := pendingForm{ID: ent.ID, Location: ent.Location, Kind: catString(ent.Kind), Title: ent.Title, Summary: ent.Summary,
 		Attributes: ent.Attributes, Source: ent.Source, SourceKind: catString(ent.SourceKind),
 		Target: ent.Target, TargetKind: catString(ent.TargetKind), Owner: ent.Owner}
 	for _, m := range ent.Mixins {
 		f.Mixins = append(f.Mixins, m.String())
 	}
-	b, err := json.Marshal(f)
+	form, err := json.Marshal(f)
 	if err != nil {
 		return nil, err
 	}
-	return &occi.Entity{
-		ID: "pending", Location: pendingPrefix + ent.Location, Kind: pendingKind, Owner: pendingOwner,
-		Attributes: occi.Attributes{pendingEntity: string(b), pendingSince: now.UTC().Format(time.RFC3339Nano)},
-	}, nil
+	body, err := json.Marshal(pendingBody{Entity: form, Since: now.UTC().Format(time.RFC3339Nano)})
+	if err != nil {
+		return nil, err
+	}
+	return &store.Note{Key: pendingPrefix + ent.Location, Body: body}, nil
+}
+
+// pendingOfNote reads a pending note. A body that does not decode gives a
+// record without an entity, which settlePending removes.
+func pendingOfNote(n *store.Note) *pending {
+	p := &pending{key: n.Key, rev: n.Revision}
+	var b pendingBody
+	if err := json.Unmarshal(n.Body, &b); err == nil {
+		p.form, p.since = b.Entity, b.Since
+	}
+	return p
+}
+
+// pendingOfEntity reads a pending record stored as an entity by an older
+// occid; ok is false for an entity that is not one.
+func pendingOfEntity(rec *occi.Entity) (p *pending, ok bool) {
+	if rec.Kind != pendingKind || rec.Owner != pendingOwner {
+		return nil, false
+	}
+	form, _ := rec.Attributes[pendingEntity].(string)
+	since, _ := rec.Attributes[pendingSince].(string)
+	return &pending{key: rec.Location, rev: rec.Revision, legacy: true, form: []byte(form), since: since}, true
 }
 
 // pendingEntityOf decodes the entity a pending record holds, its
 // attributes in their canonical types.
-func (e *Engine) pendingEntityOf(rec *occi.Entity) (*occi.Entity, error) {
-	s, _ := rec.Attributes[pendingEntity].(string)
-	d := json.NewDecoder(bytes.NewReader([]byte(s)))
+func (e *Engine) pendingEntityOf(p *pending) (*occi.Entity, error) {
+	d := json.NewDecoder(bytes.NewReader(p.form))
 	d.UseNumber()
 	var f pendingForm
 	if err := d.Decode(&f); err != nil {
-		return nil, fmt.Errorf("pending record %s: %w", rec.Location, err)
+		return nil, fmt.Errorf("pending record %s: %w", p.key, err)
 	}
 	ent := &occi.Entity{ID: f.ID, Location: f.Location, Kind: parseCat(f.Kind), Title: f.Title, Summary: f.Summary,
 		Source: f.Source, SourceKind: parseCat(f.SourceKind), Target: f.Target, TargetKind: parseCat(f.TargetKind),
@@ -131,8 +188,11 @@ func (e *Engine) beginCreate(ctx context.Context, ents []*occi.Entity) (finish [
 	if len(ents) == 0 {
 		return nil, func() {}, nil
 	}
+	if err := e.checkLegacyPending(ctx, ents); err != nil {
+		return nil, nil, err
+	}
 	now := time.Now()
-	recs := make([]*occi.Entity, len(ents))
+	recs := make([]*store.Note, len(ents))
 	muts := make([]store.Mutation, len(ents))
 	for i, ent := range ents {
 		rec, err := pendingRecord(ent, now)
@@ -140,27 +200,53 @@ func (e *Engine) beginCreate(ctx context.Context, ents []*occi.Entity) (finish [
 			return nil, nil, err
 		}
 		recs[i] = rec
-		muts[i] = store.Mutation{Put: rec, Expect: store.MustNotExist}
+		muts[i] = store.Mutation{PutNote: rec, Expect: store.MustNotExist}
 	}
 	if err := e.store.Write(ctx, muts...); err != nil {
 		if occi.ErrorCode(err) == occi.AlreadyExists {
-			return nil, nil, occi.Errorf(occi.Conflict, "an earlier creation at one of the locations %s is unfinished; retry shortly", joinLocations(ents))
+			return nil, nil, unfinished(ents)
 		}
 		return nil, nil, err
 	}
 	for _, rec := range recs {
-		finish = append(finish, store.Mutation{Delete: rec.Location, Expect: rec.Revision})
+		finish = append(finish, store.Mutation{DeleteNote: rec.Key, Expect: rec.Revision})
 	}
 	abandon = func() {
 		del := make([]store.Mutation, len(recs))
 		for i, rec := range recs {
-			del[i] = store.Mutation{Delete: rec.Location, Expect: store.AnyRevision}
+			del[i] = store.Mutation{DeleteNote: rec.Key, Expect: store.AnyRevision}
 		}
 		if err := e.store.Write(context.WithoutCancel(ctx), del...); err != nil {
 			e.log.Warn("engine: removing pending records failed; the next start settles them", "err", err)
 		}
 	}
 	return finish, abandon, nil
+}
+
+func unfinished(ents []*occi.Entity) error {
+	return occi.Errorf(occi.Conflict, "an earlier creation at one of the locations %s is unfinished; retry shortly", joinLocations(ents))
+}
+
+// checkLegacyPending is Conflict when one of ents is at the location of a
+// pending record of an older occid that start left in place and that is
+// still there.
+func (e *Engine) checkLegacyPending(ctx context.Context, ents []*occi.Entity) error {
+	if len(e.legacyPending) == 0 {
+		return nil
+	}
+	for _, ent := range ents {
+		if !e.legacyPending[ent.Location] {
+			continue
+		}
+		switch _, err := e.store.Get(ctx, pendingPrefix+ent.Location); occi.ErrorCode(err) {
+		case occi.OK:
+			return unfinished(ents)
+		case occi.NotFound:
+		default:
+			return err
+		}
+	}
+	return nil
 }
 
 func joinLocations(ents []*occi.Entity) string {
@@ -174,31 +260,59 @@ func joinLocations(ents []*occi.Entity) string {
 // recoverPending settles the pending records older than RecoverAfter: an
 // entity whose object the driver has is adopted, any other record is
 // removed. A record the driver cannot be asked about now (Unavailable)
-// stays for the next start.
+// stays for the next start. It settles the pending notes, then the
+// pending records an older occid stored as entities; those of the latter
+// it leaves go to legacyPending. It runs in New only, before the engine is
+// used.
 func (e *Engine) recoverPending(ctx context.Context) error {
-	recs, err := e.store.List(ctx, store.Query{Prefix: pendingPrefix + "/"})
+	notes, err := e.store.ListNotes(ctx, pendingPrefix+"/")
 	if err != nil {
 		return err
 	}
-	for _, rec := range recs {
-		if rec.Kind != pendingKind || rec.Owner != pendingOwner {
-			continue
+	var recs []*pending
+	for _, n := range notes {
+		recs = append(recs, pendingOfNote(n))
+	}
+	legacy, err := e.store.List(ctx, store.Query{Prefix: pendingPrefix + "/"})
+	if err != nil {
+		return err
+	}
+	for _, rec := range legacy {
+		if p, ok := pendingOfEntity(rec); ok {
+			recs = append(recs, p)
 		}
-		if s, _ := rec.Attributes[pendingSince].(string); e.recoverAfter > 0 {
-			if t, err := time.Parse(time.RFC3339Nano, s); err == nil && time.Since(t) < e.recoverAfter {
+	}
+	for _, p := range recs {
+		loc := strings.TrimPrefix(p.key, pendingPrefix)
+		if e.recoverAfter > 0 {
+			if t, err := time.Parse(time.RFC3339Nano, p.since); err == nil && time.Since(t) < e.recoverAfter {
+				e.keepLegacy(p, loc)
 				continue
 			}
 		}
-		if err := e.settlePending(ctx, rec); err != nil {
-			e.log.Warn("engine: cannot settle an unfinished creation yet", "location", strings.TrimPrefix(rec.Location, pendingPrefix), "err", err)
+		if err := e.settlePending(ctx, p); err != nil {
+			e.log.Warn("engine: cannot settle an unfinished creation yet", "location", loc, "err", err)
+			e.keepLegacy(p, loc)
 		}
 	}
 	return nil
 }
 
-func (e *Engine) settlePending(ctx context.Context, rec *occi.Entity) error {
-	drop := store.Mutation{Delete: rec.Location, Expect: rec.Revision}
-	ent, err := e.pendingEntityOf(rec)
+// keepLegacy notes that p, if stored as an entity by an older occid, stays
+// at start: a create at loc checks that it is gone (checkLegacyPending).
+func (e *Engine) keepLegacy(p *pending, loc string) {
+	if !p.legacy {
+		return
+	}
+	if e.legacyPending == nil {
+		e.legacyPending = map[string]bool{}
+	}
+	e.legacyPending[loc] = true
+}
+
+func (e *Engine) settlePending(ctx context.Context, p *pending) error {
+	drop := p.drop()
+	ent, err := e.pendingEntityOf(p)
 	if err != nil || !e.driven(ent.Kind) {
 		return e.store.Write(ctx, drop)
 	}
@@ -257,6 +371,7 @@ func (e *Engine) CreateAll(ctx context.Context, collection string, es []*occi.En
 	type item struct {
 		in       *occi.Entity
 		loc, seg string
+		fresh    bool // the engine made the location up
 	}
 	items := make([]item, len(es))
 	locs := make([]string, len(es))
@@ -272,7 +387,7 @@ func (e *Engine) CreateAll(ctx context.Context, collection string, es []*occi.En
 		if err != nil {
 			return nil, batchError(err, i, len(es))
 		}
-		items[i] = item{in, k.Location + seg, seg}
+		items[i] = item{in, k.Location + seg, seg, in.ID == ""}
 		locs[i] = k.Location + seg
 	}
 	unlock, err := e.lockAll(ctx, locs)
@@ -283,7 +398,7 @@ func (e *Engine) CreateAll(ctx context.Context, collection string, es []*occi.En
 	plans := make([]*createPlan, len(items))
 	taken := map[string]int{}
 	for i, it := range items {
-		p, err := e.prepareCreate(ctx, it.loc, it.seg, it.in)
+		p, err := e.prepareCreate(ctx, it.loc, it.seg, it.in, it.fresh)
 		if err != nil {
 			return nil, batchError(err, i, len(es))
 		}
@@ -300,11 +415,7 @@ func (e *Engine) CreateAll(ctx context.Context, collection string, es []*occi.En
 	}
 	out := make([]*occi.Entity, len(plans))
 	for i, p := range plans {
-		x, err := e.present(ctx, p.ent)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = x
+		out[i] = e.presentCreated(ctx, p)
 	}
 	return out, nil
 }

@@ -2,8 +2,10 @@ package engine_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -115,8 +117,14 @@ func TestCrashDuringCreateIsRecovered(t *testing.T) {
 				t.Fatal("the process never reached the crash point")
 			}
 			dying.Close()
+			if keys := noteKeys(t, st); len(keys) == 0 {
+				t.Fatal("the dead process left no pending note")
+			}
 
 			eng := newEngine(t, st, sim)
+			if keys := noteKeys(t, st); len(keys) != 0 {
+				t.Errorf("pending notes left after the start: %v", keys)
+			}
 			got, err := eng.Get(ctx, "/compute/vm1")
 			if tc.wantAdopted {
 				mustOK(t, err)
@@ -590,6 +598,9 @@ func (s *powerStore) Write(ctx context.Context, muts ...store.Mutation) error {
 		if m.PutMixin != nil {
 			copies[i].PutMixin = occi.CloneMixin(m.PutMixin)
 		}
+		if m.PutNote != nil {
+			copies[i].PutNote = &store.Note{Key: m.PutNote.Key, Body: slices.Clone(m.PutNote.Body)}
+		}
 	}
 	return s.disk.Write(ctx, copies...)
 }
@@ -636,4 +647,143 @@ func TestPowerLossAfterCreate(t *testing.T) {
 	// So was the network, created the same way.
 	_, err = after.Get(ctx, "/network/net1")
 	mustOK(t, err)
+	if keys := noteKeys(t, ps.disk); len(keys) != 0 {
+		t.Errorf("pending notes left after the start: %v", keys)
+	}
+}
+
+// noteKeys returns the keys of every note in st.
+func noteKeys(t *testing.T, st store.Store) []string {
+	t.Helper()
+	notes, err := st.ListNotes(context.Background(), "")
+	mustOK(t, err)
+	var keys []string
+	for _, n := range notes {
+		keys = append(keys, n.Key)
+	}
+	return keys
+}
+
+// toLegacyPending replaces the pending notes in st by pending records as
+// an older occid stored them: entities at the same location, of the
+// engine's internal kind, owned by no user, holding the entity and the
+// time in attributes.
+func toLegacyPending(t *testing.T, st store.Store) {
+	t.Helper()
+	notes, err := st.ListNotes(context.Background(), "/.pending/")
+	mustOK(t, err)
+	if len(notes) == 0 {
+		t.Fatal("no pending note to turn into a legacy record")
+	}
+	for _, n := range notes {
+		var body struct {
+			Entity json.RawMessage `json:"entity"`
+			Since  string          `json:"since"`
+		}
+		if err := json.Unmarshal(n.Body, &body); err != nil {
+			t.Fatalf("pending note %s: %v", n.Key, err)
+		}
+		rec := &occi.Entity{ID: "pending", Location: n.Key, Kind: occi.CategoryID{Scheme: "http://occid.local/engine#", Term: "pending"},
+			Owner: "\toccid-engine", Attributes: occi.Attributes{"occid.pending.entity": string(body.Entity), "occid.pending.since": body.Since}}
+		mustOK(t, st.Write(context.Background(), store.Mutation{Put: rec, Expect: store.MustNotExist},
+			store.Mutation{DeleteNote: n.Key, Expect: n.Revision}))
+	}
+}
+
+// TestLegacyPendingRecordIsSettled checks that pending records an older
+// occid stored as entities are settled at start like pending notes, and
+// that one left in place (too young) still makes a create at its
+// location Conflict, until it is gone.
+func TestLegacyPendingRecordIsSettled(t *testing.T) {
+	// crashed leaves the legacy records of the create of vm1 (with an
+	// inline link) that a process died in at point of the entity at at.
+	crashed := func(t *testing.T, point, at string) (store.Store, *simbackend.Driver) {
+		sim, err := simbackend.Open(simbackend.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { sim.Close() })
+		st := memstore.New()
+		setup := newEngine(t, st, sim)
+		_, err = setup.Create(ctx, "/network/", &occi.Entity{Kind: infra.Network, ID: "net1"})
+		mustOK(t, err)
+		c := &crash{}
+		dying := newEngine(t, crashStore{st, c}, crashDriver{Driver: sim, c: c, at: at, point: point})
+		if _, err := dying.Create(ctx, "/compute/", &occi.Entity{Kind: infra.Compute, ID: "vm1", Title: "kept",
+			Attributes: occi.Attributes{"occi.compute.cores": int64(3)},
+			Links:      []*occi.Entity{{ID: "nic1", Kind: infra.NetworkInterface, Target: "/network/net1"}}}); err == nil {
+			t.Fatal("the create succeeded although the process died")
+		}
+		dying.Close()
+		toLegacyPending(t, st)
+		return st, sim
+	}
+	legacyLeft := func(t *testing.T, st store.Store) []string {
+		t.Helper()
+		recs, err := st.List(context.Background(), store.Query{Prefix: "/.pending/"})
+		mustOK(t, err)
+		var locs []string
+		for _, r := range recs {
+			locs = append(locs, r.Location)
+		}
+		return locs
+	}
+
+	t.Run("adopted", func(t *testing.T) {
+		st, sim := crashed(t, "after create", "/networkinterface/nic1")
+		if got := legacyLeft(t, st); len(got) != 2 {
+			t.Fatalf("legacy records: %v, want the compute's and the link's", got)
+		}
+		eng := newEngine(t, st, sim)
+		got, err := eng.Get(ctx, "/compute/vm1")
+		mustOK(t, err)
+		if got.Title != "kept" || got.Attributes["occi.compute.cores"] != int64(3) {
+			t.Errorf("adopted compute: title %q cores %v, want %q and 3", got.Title, got.Attributes["occi.compute.cores"], "kept")
+		}
+		if len(got.Links) != 1 || got.Links[0].Location != "/networkinterface/nic1" {
+			t.Errorf("adopted compute's links: %v, want /networkinterface/nic1", got.Links)
+		}
+		if left := legacyLeft(t, st); len(left) != 0 {
+			t.Errorf("legacy records left after the start: %v", left)
+		}
+		if keys := noteKeys(t, st); len(keys) != 0 {
+			t.Errorf("pending notes left after the start: %v", keys)
+		}
+	})
+
+	t.Run("removed", func(t *testing.T) {
+		st, sim := crashed(t, "before create", "/compute/vm1")
+		eng := newEngine(t, st, sim)
+		_, err := eng.Get(ctx, "/compute/vm1")
+		wantCode(t, err, occi.NotFound)
+		if left := legacyLeft(t, st); len(left) != 0 {
+			t.Errorf("legacy records left after the start: %v", left)
+		}
+		_, err = eng.Create(ctx, "/compute/", &occi.Entity{Kind: infra.Compute, ID: "vm1"})
+		mustOK(t, err)
+	})
+
+	t.Run("young", func(t *testing.T) {
+		st, sim := crashed(t, "before create", "/compute/vm1")
+		eng, err := engine.New(engine.Config{Store: st, Driver: sim, RecoverAfter: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { eng.Close() })
+		if left := legacyLeft(t, st); len(left) != 2 {
+			t.Fatalf("legacy records after the start: %v, want both left", left)
+		}
+		_, err = eng.Create(ctx, "/compute/", &occi.Entity{Kind: infra.Compute, ID: "vm1"})
+		wantCode(t, err, occi.Conflict, "/compute/vm1", "unfinished")
+		list, err := eng.List(ctx, occi.ListQuery{Collection: "/"})
+		mustOK(t, err)
+		if len(list) != 1 || list[0].Location != "/network/net1" {
+			t.Errorf("listed %d entities, want only /network/net1 (pending records are not visible)", len(list))
+		}
+		// Once the record is gone (settled by another process), the
+		// location is free.
+		mustOK(t, st.Write(ctx, store.Mutation{Delete: "/.pending/compute/vm1"}))
+		_, err = eng.Create(ctx, "/compute/", &occi.Entity{Kind: infra.Compute, ID: "vm1"})
+		mustOK(t, err)
+	})
 }

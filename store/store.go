@@ -1,6 +1,7 @@
 // Package store is the persistence contract of occid: entities (resources
-// and links) and mixins (user-defined tags and saved OS templates) with
-// revisions for optimistic concurrency, written atomically in batches.
+// and links), mixins (user-defined tags and saved OS templates) and notes
+// (the engine's own bookkeeping) with revisions for optimistic
+// concurrency, written atomically in batches.
 // Implementations live in subpackages (memstore, sqlitestore, pgstore) and
 // all pass the conformance suite in storetest.
 package store
@@ -17,15 +18,38 @@ const (
 	AnyRevision  int64 = -1 // overwrite whatever is there, or create
 )
 
+// Note is a small record in a keyspace of its own, apart from entities and
+// mixins, for the engine's bookkeeping (its records of pending creations).
+// A note is never listed, counted or returned with entities: List, Count
+// and Get do not see it, and a note and an entity may have the same key
+// and location without touching each other. Key must not be empty, must
+// be valid UTF-8 and must hold no NUL character (what the SQL stores
+// require of an entity's location); Body is opaque to the store (a nil
+// Body is stored as an empty one). Revision is the note's revision, which
+// Mutation.Expect is checked against exactly as an entity's.
+type Note struct {
+	Key      string
+	Body     []byte
+	Revision int64
+}
+
 // Mutation is one change in an atomic batch. Exactly one of Put, PutMixin,
-// Delete and DeleteMixin is set. Expect is the revision the stored record
-// must have for the change to apply: MustNotExist, AnyRevision, or a
-// positive revision (Conflict if it differs, NotFound if the record is gone).
+// Delete, DeleteMixin, PutNote and DeleteNote is set. Expect is the
+// revision the stored record (entity, mixin or note) must have for the
+// change to apply: MustNotExist (a put is AlreadyExists if the record is
+// present), AnyRevision (a put creates or overwrites), or a positive
+// revision (Conflict if it differs, NotFound if the record is gone). A
+// delete of a missing record is NotFound whatever Expect is, and a delete
+// with MustNotExist or AnyRevision deletes any revision. A note key that
+// is empty, not valid UTF-8 or holds a NUL character is InvalidArgument,
+// as is a Put of an entity without a location.
 type Mutation struct {
 	Put         *occi.Entity
 	PutMixin    *occi.Mixin
 	Delete      string          // location of an entity to delete
 	DeleteMixin occi.CategoryID // type identifier of a mixin to delete
+	PutNote     *Note
+	DeleteNote  string // key of a note to delete
 	Expect      int64
 }
 
@@ -47,10 +71,10 @@ type Query struct {
 	Limit  int
 }
 
-// Store persists entities and mixins. Every method is safe for concurrent
-// use. Errors carry occi codes: NotFound for a missing record, AlreadyExists
-// for a create over an existing one, Conflict for a revision mismatch,
-// Unavailable when the database cannot be reached.
+// Store persists entities, mixins and notes. Every method is safe for
+// concurrent use. Errors carry occi codes: NotFound for a missing record,
+// AlreadyExists for a create over an existing one, Conflict for a revision
+// mismatch, Unavailable when the database cannot be reached.
 type Store interface {
 	// Get returns the entity at location; its Links field is not filled.
 	Get(ctx context.Context, location string) (*occi.Entity, error)
@@ -62,9 +86,17 @@ type Store interface {
 	GetMixin(ctx context.Context, id occi.CategoryID) (*occi.Mixin, error)
 	// ListMixins returns every stored mixin, ordered by type identifier.
 	ListMixins(ctx context.Context) ([]*occi.Mixin, error)
-	// Write applies the mutations atomically: all or none. Each written
-	// entity's Revision is set to its new revision (the previous one plus
-	// one, or 1 for a new record), in the caller's value too.
+	// ListNotes returns the notes whose key starts with prefix (every
+	// note for ""), ordered by key in byte order. A prefix that is not
+	// valid UTF-8 or holds a NUL character is InvalidArgument.
+	ListNotes(ctx context.Context, prefix string) ([]*Note, error)
+	// Write applies the mutations atomically, in order: all or none,
+	// notes with entities and mixins alike. Each written entity's and
+	// note's Revision is set to its new revision (the previous one plus
+	// one, or 1 for a new record), in the caller's value too; when the
+	// batch fails, no Revision is changed. A Write whose ctx comes from
+	// WithDeferredSync defers the flush of the whole batch, notes
+	// included.
 	Write(ctx context.Context, muts ...Mutation) error
 	// Close releases the store. A store opened again on the same data
 	// returns everything that Write acknowledged.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/occid/occi"
 	"github.com/occid/occi/store"
+	"github.com/occid/occi/store/internal/rowcodec"
 )
 
 // Store is an in-memory store.Store, safe for concurrent use.
@@ -19,12 +20,14 @@ type Store struct {
 	entities map[string]*occi.Entity
 	mixins   map[occi.CategoryID]*occi.Mixin
 	mixRevs  map[occi.CategoryID]int64
+	notes    map[string]*store.Note
 	closed   bool
 }
 
 // New returns an empty store.
 func New() *Store {
-	return &Store{entities: map[string]*occi.Entity{}, mixins: map[occi.CategoryID]*occi.Mixin{}, mixRevs: map[occi.CategoryID]int64{}}
+	return &Store{entities: map[string]*occi.Entity{}, mixins: map[occi.CategoryID]*occi.Mixin{}, mixRevs: map[occi.CategoryID]int64{},
+		notes: map[string]*store.Note{}}
 }
 
 var _ store.Store = (*Store)(nil)
@@ -153,9 +156,39 @@ func (s *Store) ListMixins(ctx context.Context) ([]*occi.Mixin, error) {
 	return out, nil
 }
 
+// copyNote returns a copy of n that shares nothing with it, its Body never
+// nil.
+func copyNote(n *store.Note) *store.Note {
+	body := make([]byte, len(n.Body))
+	copy(body, n.Body)
+	return &store.Note{Key: n.Key, Body: body, Revision: n.Revision}
+}
+
+// ListNotes returns copies of the notes whose key starts with prefix,
+// ordered by key.
+func (s *Store) ListNotes(ctx context.Context, prefix string) ([]*store.Note, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	if err := rowcodec.CheckColumn("note key prefix", prefix); err != nil {
+		return nil, err
+	}
+	out := []*store.Note{}
+	for k, n := range s.notes {
+		if strings.HasPrefix(k, prefix) {
+			out = append(out, copyNote(n))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out, nil
+}
+
 // Write applies muts atomically, honouring Expect as the store contract
 // says. Mixins keep a revision of their own (1 when created, plus one per
-// put) that Expect is checked against. A delete of a missing record is
+// put) that Expect is checked against; notes keep theirs in Revision, as
+// entities do. A delete of a missing record is
 // NotFound whatever Expect says; a delete with MustNotExist deletes any
 // revision.
 func (s *Store) Write(ctx context.Context, muts ...store.Mutation) error {
@@ -170,6 +203,8 @@ func (s *Store) Write(ctx context.Context, muts ...store.Mutation) error {
 	mix := map[occi.CategoryID]*occi.Mixin{}
 	mixRev := map[occi.CategoryID]int64{}
 	mixGone := map[occi.CategoryID]bool{}
+	notes := map[string]*store.Note{}
+	notesGone := map[string]bool{}
 	getE := func(loc string) (*occi.Entity, bool) {
 		if gone[loc] {
 			return nil, false
@@ -179,6 +214,16 @@ func (s *Store) Write(ctx context.Context, muts ...store.Mutation) error {
 		}
 		e, ok := s.entities[loc]
 		return e, ok
+	}
+	getN := func(key string) (*store.Note, bool) {
+		if notesGone[key] {
+			return nil, false
+		}
+		if n, ok := notes[key]; ok {
+			return n, true
+		}
+		n, ok := s.notes[key]
+		return n, ok
 	}
 	getM := func(id occi.CategoryID) (int64, bool) {
 		if mixGone[id] {
@@ -218,6 +263,12 @@ func (s *Store) Write(ctx context.Context, muts ...store.Mutation) error {
 			n++
 		}
 		if !m.DeleteMixin.IsZero() {
+			n++
+		}
+		if m.PutNote != nil {
+			n++
+		}
+		if m.DeleteNote != "" {
 			n++
 		}
 		if n != 1 {
@@ -268,7 +319,7 @@ func (s *Store) Write(ctx context.Context, muts ...store.Mutation) error {
 			mix[m.PutMixin.ID] = occi.CloneMixin(m.PutMixin)
 			mixRev[m.PutMixin.ID] = rev + 1
 			delete(mixGone, m.PutMixin.ID)
-		default:
+		case !m.DeleteMixin.IsZero():
 			rev, ok := getM(m.DeleteMixin)
 			if !ok {
 				return occi.Errorf(occi.NotFound, "mixin %s does not exist", m.DeleteMixin)
@@ -282,6 +333,41 @@ func (s *Store) Write(ctx context.Context, muts ...store.Mutation) error {
 			}
 			mixGone[m.DeleteMixin] = true
 			delete(mix, m.DeleteMixin)
+		case m.PutNote != nil:
+			if err := rowcodec.CheckNoteKey(m.PutNote.Key); err != nil {
+				return err
+			}
+			old, ok := getN(m.PutNote.Key)
+			var rev int64
+			if ok {
+				rev = old.Revision
+			}
+			if err := checkExpect("note "+m.PutNote.Key, ok, rev, m.Expect); err != nil {
+				return err
+			}
+			c := copyNote(m.PutNote)
+			c.Revision = rev + 1
+			notes[c.Key] = c
+			delete(notesGone, c.Key)
+			put := m.PutNote
+			order = append(order, func() { put.Revision = c.Revision })
+		case m.DeleteNote != "":
+			if err := rowcodec.CheckNoteKey(m.DeleteNote); err != nil {
+				return err
+			}
+			old, ok := getN(m.DeleteNote)
+			if !ok {
+				return occi.Errorf(occi.NotFound, "note %s does not exist", m.DeleteNote)
+			}
+			expect := m.Expect
+			if expect == store.MustNotExist {
+				expect = store.AnyRevision
+			}
+			if err := checkExpect("note "+m.DeleteNote, ok, old.Revision, expect); err != nil {
+				return err
+			}
+			notesGone[m.DeleteNote] = true
+			delete(notes, m.DeleteNote)
 		}
 	}
 	for loc := range gone {
@@ -297,6 +383,12 @@ func (s *Store) Write(ctx context.Context, muts ...store.Mutation) error {
 	for id, m := range mix {
 		s.mixins[id] = m
 		s.mixRevs[id] = mixRev[id]
+	}
+	for key := range notesGone {
+		delete(s.notes, key)
+	}
+	for key, n := range notes {
+		s.notes[key] = n
 	}
 	for _, f := range order {
 		f()

@@ -50,6 +50,12 @@ func TestDeferredSyncSetting(t *testing.T) {
 		{"update after a deferred update", bg, []store.Mutation{put("/compute/d", 1)}, "on"},
 		{"delete, deferred", deferred, []store.Mutation{{Delete: "/compute/e"}}, "off"},
 		{"delete", bg, []store.Mutation{{Delete: "/compute/d"}}, "on"},
+		{"note create", bg, []store.Mutation{{PutNote: &store.Note{Key: "/n/a"}}}, "on"},
+		{"note create, deferred", deferred, []store.Mutation{{PutNote: &store.Note{Key: "/n/b"}}}, "off"},
+		{"note create after a deferred one", bg, []store.Mutation{{PutNote: &store.Note{Key: "/n/c"}}}, "on"},
+		{"create with a note delete, deferred", deferred, []store.Mutation{put("/compute/f", store.MustNotExist), {DeleteNote: "/n/a", Expect: 1}}, "off"},
+		{"note update, deferred", deferred, []store.Mutation{{PutNote: &store.Note{Key: "/n/b"}, Expect: 1}}, "off"},
+		{"note delete", bg, []store.Mutation{{DeleteNote: "/n/b"}}, "on"},
 		{"create of a taken location, deferred", deferred, []store.Mutation{put("/compute/a", store.MustNotExist)}, "off"},
 	}
 	for _, tc := range tests {

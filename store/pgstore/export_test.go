@@ -39,3 +39,6 @@ func IdleSettings(ctx context.Context, s *Store, name string) ([]string, error) 
 	}
 	return out, nil
 }
+
+// Migrations are the schema migrations, for the test of an upgrade.
+var Migrations = migrations

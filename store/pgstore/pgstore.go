@@ -13,9 +13,10 @@
 // The tables live in the connection's current schema (set search_path in
 // the DSN to use another). Migrations are versioned (table schema_version)
 // and applied at Open in one transaction under an advisory lock, so several
-// processes starting at once on one database are safe. Locations and
-// category identifiers are text columns with the "C" collation, so order
-// is byte order and every page is read from an index in location order.
+// processes starting at once on one database are safe. Locations, note
+// keys and category identifiers are text columns with the "C" collation,
+// so order is byte order and every page is read from an index in location
+// order. Notes (store.Note) live in a table of their own.
 //
 // Besides store.Store, Store implements the engine's optional reads
 // (GetLinked, ListSourced, ListLocations), each one statement, so one round
@@ -363,6 +364,41 @@ func (s *Store) ListMixins(ctx context.Context) ([]*occi.Mixin, error) {
 	return rowcodec.ScanMixins(rows, func(err error) error { return classify(err, "list mixins") })
 }
 
+// ListNotes returns the notes whose key starts with prefix, ordered by key
+// (byte order: the key column has the "C" collation), from the primary key.
+func (s *Store) ListNotes(ctx context.Context, prefix string) ([]*store.Note, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	if err := rowcodec.CheckColumn("note key prefix", prefix); err != nil {
+		return nil, err
+	}
+	query, args := "SELECT key, revision, body FROM notes WHERE key >= $1", []any{prefix}
+	if end, ok := rowcodec.PrefixEnd(prefix); ok {
+		query, args = query+" AND key < $2", append(args, end)
+	}
+	rows, err := s.pool.Query(ctx, query+" ORDER BY key", args...)
+	if err != nil {
+		return nil, classify(err, "list notes")
+	}
+	defer rows.Close()
+	out := []*store.Note{}
+	for rows.Next() {
+		n := &store.Note{}
+		if err := rows.Scan(&n.Key, &n.Revision, &n.Body); err != nil {
+			return nil, classify(err, "list notes")
+		}
+		if n.Body == nil {
+			n.Body = []byte{}
+		}
+		out = append(out, n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify(err, "list notes")
+	}
+	return out, nil
+}
+
 // Write applies muts atomically in one transaction and returns once it has
 // committed: durably, with the server's default synchronous_commit=on,
 // unless ctx comes from store.WithDeferredSync. Such a transaction commits
@@ -406,6 +442,9 @@ func (s *Store) Write(ctx context.Context, muts ...store.Mutation) error {
 	if len(muts) == 1 && muts[0].Put != nil && muts[0].Expect == store.MustNotExist {
 		return s.create(ctx, muts[0].Put, rows[0], deferred)
 	}
+	if len(muts) == 1 && muts[0].PutNote != nil && muts[0].Expect == store.MustNotExist {
+		return s.createNote(ctx, muts[0].PutNote, deferred)
+	}
 	revs := make([]int64, len(muts))
 	opts := pgx.TxOptions{IsoLevel: pgx.ReadCommitted}
 	if deferred {
@@ -433,8 +472,11 @@ func (s *Store) Write(ctx context.Context, muts ...store.Mutation) error {
 		return classify(err, "commit")
 	}
 	for i, m := range muts {
-		if m.Put != nil {
+		switch {
+		case m.Put != nil:
 			m.Put.Revision = revs[i]
+		case m.PutNote != nil:
+			m.PutNote.Revision = revs[i]
 		}
 	}
 	return nil
@@ -484,31 +526,86 @@ func (s *Store) create(ctx context.Context, e *occi.Entity, row *rowcodec.Entity
 	if deferred {
 		query = sqlCreateDeferred
 	}
-	var err error
-	if s.probe == "" {
-		err = scan(s.pool.QueryRow(ctx, query, args...))
-	} else {
-		// The probe runs after the statement in the same implicit
-		// transaction: the statements of a batch share one.
-		b := &pgx.Batch{}
-		b.Queue(query, args...).QueryRow(scan)
-		b.Queue(s.probe).QueryRow(func(r pgx.Row) error {
-			var v string
-			if err := r.Scan(&v); err != nil {
-				return err
-			}
-			s.probed(v)
-			return nil
-		})
-		err = s.pool.SendBatch(ctx, b).Close()
-	}
-	if err != nil {
+	if err := s.single(ctx, scan, query, args...); err != nil {
 		return classify(err, "create entity "+row.Location)
 	}
 	if n == 0 {
 		return occi.Errorf(occi.AlreadyExists, "entity %s already exists", row.Location)
 	}
 	e.Revision = 1
+	return nil
+}
+
+// single runs query, a statement that is a transaction of its own, and
+// scans its one row with scan; with a probe set, the probe runs after the
+// statement in the same implicit transaction (the statements of a batch
+// share one).
+func (s *Store) single(ctx context.Context, scan func(pgx.Row) error, query string, args ...any) error {
+	if s.probe == "" {
+		return scan(s.pool.QueryRow(ctx, query, args...))
+	}
+	b := &pgx.Batch{}
+	b.Queue(query, args...).QueryRow(scan)
+	b.Queue(s.probe).QueryRow(func(r pgx.Row) error {
+		var v string
+		if err := r.Scan(&v); err != nil {
+			return err
+		}
+		s.probed(v)
+		return nil
+	})
+	return s.pool.SendBatch(ctx, b).Close()
+}
+
+// The statements that write notes. sqlInsertNote creates the note $1 with
+// the body $2 unless one is there; sqlCreateNote does so as a statement of
+// its own, returning 1 when it created the note and 0 when the key is
+// taken, and sqlCreateNoteDeferred also turns synchronous_commit off for
+// its transaction, as sqlCreateDeferred does.
+const (
+	sqlInsertNote         = `INSERT INTO notes (key, revision, body) VALUES ($1, 1, $2) ON CONFLICT (key) DO NOTHING`
+	sqlCreateNote         = `WITH n AS (` + sqlInsertNote + ` RETURNING 1) SELECT count(*) FROM n`
+	sqlCreateNoteDeferred = `WITH n AS (` + sqlInsertNote + ` RETURNING 1) SELECT count(*), set_config('synchronous_commit', 'off', true) FROM n`
+	sqlUpsertNote         = `INSERT INTO notes (key, revision, body) VALUES ($1, 1, $2)
+		ON CONFLICT (key) DO UPDATE SET body = excluded.body, revision = notes.revision + 1 RETURNING revision`
+	sqlUpdateNote         = `UPDATE notes SET body = $2, revision = revision + 1 WHERE key = $1 AND revision = $3 RETURNING revision`
+	sqlNoteRevision       = `SELECT revision FROM notes WHERE key = $1`
+	sqlDeleteNote         = `DELETE FROM notes WHERE key = $1 RETURNING revision`
+	sqlDeleteNoteRevision = `DELETE FROM notes WHERE key = $1 AND revision = $2 RETURNING revision`
+)
+
+// noteBody is the body of n as stored: never nil, since the column is NOT
+// NULL and pgx sends a nil slice as NULL.
+func noteBody(n *store.Note) []byte {
+	if n.Body == nil {
+		return []byte{}
+	}
+	return n.Body
+}
+
+// createNote writes one new note in a single statement committed on its
+// own, so in a single round trip: the engine's record of a pending
+// creation. deferred selects sqlCreateNoteDeferred.
+func (s *Store) createNote(ctx context.Context, n *store.Note, deferred bool) error {
+	var created int
+	var setting string
+	scan := func(r pgx.Row) error {
+		if deferred {
+			return r.Scan(&created, &setting)
+		}
+		return r.Scan(&created)
+	}
+	query := sqlCreateNote
+	if deferred {
+		query = sqlCreateNoteDeferred
+	}
+	if err := s.single(ctx, scan, query, n.Key, noteBody(n)); err != nil {
+		return classify(err, "create note "+n.Key)
+	}
+	if created == 0 {
+		return occi.Errorf(occi.AlreadyExists, "note %s already exists", n.Key)
+	}
+	n.Revision = 1
 	return nil
 }
 
@@ -538,8 +635,9 @@ const (
 		SELECT revision FROM d`
 )
 
-// applyOne applies m inside tx, each change of an entity or mixin as one
-// statement where it can (a create, a delete), so one round trip.
+// applyOne applies m inside tx, each change of an entity, mixin or note as
+// one statement where it can (a create, a delete, every change of a note),
+// so one round trip.
 func applyOne(ctx context.Context, tx pgx.Tx, m store.Mutation, row *rowcodec.EntityRow, mixBody []byte, rev *int64) error {
 	switch {
 	case m.Put != nil:
@@ -648,6 +746,44 @@ func applyOne(ctx context.Context, tx pgx.Tx, m store.Mutation, row *rowcodec.En
 		if err != nil {
 			return classify(err, "delete "+what)
 		}
+	case m.PutNote != nil:
+		key := m.PutNote.Key
+		what := "note " + key
+		var err error
+		switch {
+		case m.Expect == store.MustNotExist:
+			var tag pgconn.CommandTag
+			tag, err = tx.Exec(ctx, sqlInsertNote, key, noteBody(m.PutNote))
+			if err == nil && tag.RowsAffected() == 0 {
+				return occi.Errorf(occi.AlreadyExists, "%s already exists", what)
+			}
+			*rev = 1
+		case m.Expect < 0:
+			err = tx.QueryRow(ctx, sqlUpsertNote, key, noteBody(m.PutNote)).Scan(rev)
+		default:
+			err = tx.QueryRow(ctx, sqlUpdateNote, key, noteBody(m.PutNote), m.Expect).Scan(rev)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return missing(ctx, tx, sqlNoteRevision, key, what, m.Expect)
+			}
+		}
+		if err != nil {
+			return classify(err, "write "+what)
+		}
+	case m.DeleteNote != "":
+		what := "note " + m.DeleteNote
+		var r int64
+		var err error
+		if m.Expect > 0 {
+			err = tx.QueryRow(ctx, sqlDeleteNoteRevision, m.DeleteNote, m.Expect).Scan(&r)
+		} else {
+			err = tx.QueryRow(ctx, sqlDeleteNote, m.DeleteNote).Scan(&r)
+		}
+		if errors.Is(err, pgx.ErrNoRows) {
+			return missing(ctx, tx, sqlNoteRevision, m.DeleteNote, what, m.Expect)
+		}
+		if err != nil {
+			return classify(err, "delete "+what)
+		}
 	}
 	return nil
 }
@@ -683,6 +819,19 @@ var migrations = []string{
 	// for the caller's entities): kind and owner together, in location
 	// order, from an index that also answers a listing of locations alone.
 	`CREATE INDEX entities_kind_owner ON entities (kind, owner, location);`,
+	// Notes, the engine's bookkeeping (pending creations), have a table
+	// of their own with no secondary index, the key in byte order like
+	// locations: a note costs one index entry, not one per index of
+	// entities. The index of kinds alone goes: the engine lists a kind for
+	// one owner (entities_kind_owner), which also serves a count of a
+	// kind; a page of a kind of every owner is still answered, if more
+	// slowly.
+	`CREATE TABLE notes (
+		key      text COLLATE "C" NOT NULL PRIMARY KEY,
+		revision bigint NOT NULL,
+		body     bytea NOT NULL
+	);
+	DROP INDEX entities_kind;`,
 }
 
 // SchemaVersion is the schema version this code writes.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/occid/occi"
 	"github.com/occid/occi/store"
+	"github.com/occid/occi/store/internal/rowcodec"
 	"github.com/occid/occi/store/pgstore"
 	"github.com/occid/occi/store/storetest"
 )
@@ -160,4 +161,85 @@ func TestUnavailable(t *testing.T) {
 			t.Errorf("Get on a closed store: got %v (code %v), want Unavailable", err, got)
 		}
 	})
+}
+
+// TestMigrationToNotes opens a schema at version 2, which has entities
+// (among them a pending record of an older engine) but no notes table:
+// Open adds the notes table and drops the index of kinds alone, and the
+// entities and every query of them stay as they were.
+func TestMigrationToNotes(t *testing.T) {
+	dsn := freshSchema(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	stmts := []string{"CREATE TABLE schema_version (version integer PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())"}
+	stmts = append(stmts, pgstore.Migrations[:2]...)
+	stmts = append(stmts, "INSERT INTO schema_version (version) VALUES (1), (2)")
+	kind := occi.CategoryID{Scheme: "http://schemas.ogf.org/occi/infrastructure#", Term: "compute"}
+	pendingKind := occi.CategoryID{Scheme: "http://occid.local/engine#", Term: "pending"}
+	ents := []*occi.Entity{
+		{Location: "/.pending/compute/a", Kind: pendingKind, Owner: "\toccid-engine", Attributes: occi.Attributes{"x": "y"}},
+		{Location: "/compute/a", Kind: kind, Owner: "alice"},
+		{Location: "/compute/b", Kind: kind, Owner: "bob"},
+	}
+	for _, st := range stmts {
+		if _, err := conn.Exec(ctx, st); err != nil {
+			t.Fatalf("build schema 2: %v", err)
+		}
+	}
+	for _, e := range ents {
+		row, err := rowcodec.EncodeEntity(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Exec(ctx, "INSERT INTO entities (location, kind, owner, source, revision, body) VALUES ($1, $2, $3, $4, 1, $5)",
+			row.Location, row.Kind, row.Owner, row.Source, string(row.Body)); err != nil {
+			t.Fatalf("write at schema 2: %v", err)
+		}
+	}
+
+	s := openDSN(t, dsn)
+	defer s.Close()
+	var rows, max, kindIndexes int
+	if err := conn.QueryRow(ctx, "SELECT count(*), max(version) FROM schema_version").Scan(&rows, &max); err != nil {
+		t.Fatalf("read schema_version: %v", err)
+	}
+	if rows != pgstore.SchemaVersion || max != pgstore.SchemaVersion {
+		t.Errorf("schema_version: got %d rows, max %d; want %d and %d", rows, max, pgstore.SchemaVersion, pgstore.SchemaVersion)
+	}
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'entities_kind'").Scan(&kindIndexes); err != nil || kindIndexes != 0 {
+		t.Errorf("index entities_kind: %d (%v), want it dropped", kindIndexes, err)
+	}
+	for _, e := range ents {
+		if _, err := s.Get(ctx, e.Location); err != nil {
+			t.Errorf("Get %s after the migration: %v", e.Location, err)
+		}
+	}
+	for _, tc := range []struct {
+		q    store.Query
+		want int
+	}{
+		{store.Query{Kinds: []occi.CategoryID{kind}}, 2},
+		{store.Query{Kinds: []occi.CategoryID{kind}, Owner: "bob"}, 1},
+		{store.Query{Kinds: []occi.CategoryID{pendingKind}}, 1},
+		{store.Query{Prefix: "/.pending/"}, 1},
+	} {
+		got, err := s.List(ctx, tc.q)
+		if err != nil || len(got) != tc.want {
+			t.Errorf("List(%+v) after the migration: %d entities (%v), want %d", tc.q, len(got), err, tc.want)
+		}
+		if c, err := s.Count(ctx, tc.q); err != nil || c != tc.want {
+			t.Errorf("Count(%+v) after the migration: %d (%v), want %d", tc.q, c, err, tc.want)
+		}
+	}
+	note := &store.Note{Key: "/.pending/compute/c", Body: []byte("{}")}
+	if err := s.Write(ctx, store.Mutation{PutNote: note}); err != nil || note.Revision != 1 {
+		t.Fatalf("PutNote after the migration: revision %d, %v", note.Revision, err)
+	}
+	if notes, err := s.ListNotes(ctx, "/.pending/"); err != nil || len(notes) != 1 {
+		t.Errorf("ListNotes after the migration: %d notes (%v), want 1", len(notes), err)
+	}
 }

@@ -20,8 +20,10 @@
 // The schema is versioned (table schema_version) and migrations run at Open.
 // Entities keep their queried fields in columns (location, kind, owner,
 // source, revision) and the rest in a JSON body; entity_mixins holds mixin
-// membership keyed by (mixin, location), so a page of a kind, mixin, owner
-// or source collection is read in location order from an index.
+// membership keyed by (mixin, location), so a page of a kind (of one
+// owner), mixin, owner or source collection is read in location order from
+// an index. Notes (store.Note) live in a table of their own, keyed by key
+// alone.
 package sqlitestore
 
 import (
@@ -170,10 +172,17 @@ const (
 	sqlPutMixin       = `INSERT INTO mixins (id, owner, revision, body) VALUES (?, ?, ?, ?)
 				ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, revision = excluded.revision, body = excluded.body`
 	sqlDeleteMixin = "DELETE FROM mixins WHERE id = ?"
+	// A note is written or deleted by one statement that returns the
+	// revision it now has or had; apply checks Expect against it, and a
+	// failed check rolls the change back with the rest of the batch.
+	sqlPutNote = `INSERT INTO notes (key, revision, body) VALUES (?, 1, ?)
+				ON CONFLICT (key) DO UPDATE SET revision = notes.revision + 1, body = excluded.body RETURNING revision`
+	sqlDeleteNote = "DELETE FROM notes WHERE key = ? RETURNING revision"
 )
 
 var writeSQL = []string{sqlSavepoint, sqlRollbackTo, sqlRelease, sqlEntityRevision, sqlUpdateEntity, sqlInsertEntity,
-	sqlDeleteEntity, sqlDeleteMembers, sqlInsertMember, sqlMixinRevision, sqlPutMixin, sqlDeleteMixin}
+	sqlDeleteEntity, sqlDeleteMembers, sqlInsertMember, sqlMixinRevision, sqlPutMixin, sqlDeleteMixin,
+	sqlPutNote, sqlDeleteNote}
 
 // writeStmts are the write statements prepared on the writer's connection.
 type writeStmts map[string]*sql.Stmt
@@ -524,13 +533,50 @@ func (s *Store) ListMixins(ctx context.Context) ([]*occi.Mixin, error) {
 	return rowcodec.ScanMixins(rows, func(err error) error { return classify(err, "list mixins") })
 }
 
+// ListNotes returns the notes whose key starts with prefix, ordered by key.
+func (s *Store) ListNotes(ctx context.Context, prefix string) ([]*store.Note, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	if err := rowcodec.CheckColumn("note key prefix", prefix); err != nil {
+		return nil, err
+	}
+	if s.isClosed() {
+		return nil, errClosed
+	}
+	query, args := "SELECT key, revision, body FROM notes WHERE key >= ?", []any{prefix}
+	if end, ok := rowcodec.PrefixEnd(prefix); ok {
+		query, args = query+" AND key < ?", append(args, end)
+	}
+	rows, err := s.reads.query(ctx, query+" ORDER BY key", args...)
+	if err != nil {
+		return nil, classify(err, "list notes")
+	}
+	defer rows.Close()
+	out := []*store.Note{}
+	for rows.Next() {
+		n := &store.Note{}
+		if err := rows.Scan(&n.Key, &n.Revision, &n.Body); err != nil {
+			return nil, classify(err, "list notes")
+		}
+		if n.Body == nil {
+			n.Body = []byte{}
+		}
+		out = append(out, n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify(err, "list notes")
+	}
+	return out, nil
+}
+
 // writeReq is one Write call waiting for the writer goroutine.
 type writeReq struct {
 	ctx  context.Context
 	muts []store.Mutation
 	rows []*rowcodec.EntityRow // encoded Put entities, by mutation index
 	mix  [][]byte              // encoded PutMixin bodies, by mutation index
-	revs []int64               // new revision of each Put, by mutation index
+	revs []int64               // new revision of each Put and PutNote, by mutation index
 	err  error
 	done chan struct{}
 }
@@ -577,8 +623,11 @@ func (s *Store) Write(ctx context.Context, muts ...store.Mutation) error {
 		return req.err
 	}
 	for i, m := range muts {
-		if m.Put != nil {
+		switch {
+		case m.Put != nil:
 			m.Put.Revision = req.revs[i]
+		case m.PutNote != nil:
+			m.PutNote.Revision = req.revs[i]
 		}
 	}
 	return nil
@@ -843,6 +892,31 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, r *writeReq) error {
 			if err := exec(sqlDeleteMixin, id); err != nil {
 				return classify(err, "delete mixin "+id)
 			}
+		case m.PutNote != nil:
+			key := m.PutNote.Key
+			body := m.PutNote.Body
+			if body == nil {
+				body = []byte{}
+			}
+			var rev int64
+			if err := s.writes.in(ctx, tx, sqlPutNote).QueryRowContext(ctx, key, body).Scan(&rev); err != nil {
+				return classify(err, "write note "+key)
+			}
+			// rev is 1 for a new note: an existing one had rev - 1.
+			if err := check("note "+key, m.Expect, rev-1, rev > 1, false); err != nil {
+				return err
+			}
+			r.revs[i] = rev
+		case m.DeleteNote != "":
+			var cur int64
+			err := s.writes.in(ctx, tx, sqlDeleteNote).QueryRowContext(ctx, m.DeleteNote).Scan(&cur)
+			exists := err == nil
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return classify(err, "delete note "+m.DeleteNote)
+			}
+			if err := check("note "+m.DeleteNote, m.Expect, cur, exists, true); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -879,6 +953,18 @@ var migrations = []string{
 	// for the caller's entities): kind and owner together, in location
 	// order, from an index that also answers a listing of locations alone.
 	`CREATE INDEX entities_kind_owner ON entities (kind, owner, location);`,
+	// Notes, the engine's bookkeeping (pending creations), have a table
+	// of their own with no secondary index: a note costs one B-tree
+	// insert and one delete, not one per index of entities. The index of
+	// kinds alone goes: the engine lists a kind for one owner
+	// (entities_kind_owner), which also serves a count of a kind; a page of
+	// a kind of every owner is still answered, if more slowly.
+	`CREATE TABLE notes (
+		key      TEXT NOT NULL PRIMARY KEY,
+		revision INTEGER NOT NULL,
+		body     BLOB NOT NULL
+	) WITHOUT ROWID;
+	DROP INDEX entities_kind;`,
 }
 
 // SchemaVersion is the schema version this code writes.

@@ -23,11 +23,20 @@
 //   - The mutations of one batch apply in order (a batch may create an entity
 //     and then update it); when any fails, none applies and the written
 //     values' Revision fields are left as they were.
-//   - A mutation that sets none or more than one of Put, PutMixin, Delete and
-//     DeleteMixin, and an entity without a location, are InvalidArgument.
+//   - A mutation that sets none or more than one of Put, PutMixin, Delete,
+//     DeleteMixin, PutNote and DeleteNote, and an entity without a
+//     location, are InvalidArgument.
 //   - A call whose context is already cancelled fails with an error for which
 //     errors.Is(err, context.Canceled) holds, and changes nothing.
 //   - List orders by location in byte order (so "/z" sorts before "/é").
+//   - Notes (store.Note) follow the rules of entities for Expect, revisions,
+//     batches (with entities and mixins, all or none) and reopening; the
+//     stored body is a copy and a nil body comes back empty. ListNotes
+//     orders by key in byte order, and a note never shows in Get, List,
+//     Count or the optional reads, even at a key that is an entity's
+//     location. An empty note key, or one that is not valid UTF-8 or holds
+//     a NUL character, is InvalidArgument, as is a ListNotes prefix that is
+//     not valid UTF-8 or holds a NUL character.
 //   - The optional reads the engine uses when a store has them
 //     (ListLocations, GetLinked, ListSourced; see optional.go) answer what
 //     List and Get answer, for every query of the list tests and after
@@ -99,6 +108,7 @@ func Run(t *testing.T, h Harness) {
 		{"ListLocations", testListLocations},
 		{"GetLinked", testGetLinked},
 		{"ListSourced", testListSourced},
+		{"Notes", testNotes},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
@@ -1248,7 +1258,7 @@ func testShared(t *testing.T, h Harness) {
 
 func testContextCancelled(t *testing.T, h Harness) {
 	s, _ := open(t, h)
-	mustWrite(t, s, put(compute("/compute/here", "alice"), store.MustNotExist))
+	mustWrite(t, s, put(compute("/compute/here", "alice"), store.MustNotExist), putNote(note("/note/here", "kept"), store.MustNotExist))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	type namedCall struct {
@@ -1263,6 +1273,9 @@ func testContextCancelled(t *testing.T, h Harness) {
 		{"ListMixins", func() error { _, err := s.ListMixins(ctx); return err }},
 		{"Write", func() error { return s.Write(ctx, put(compute("/compute/new", "alice"), store.MustNotExist)) }},
 		{"Write delete", func() error { return s.Write(ctx, store.Mutation{Delete: "/compute/here"}) }},
+		{"ListNotes", func() error { _, err := s.ListNotes(ctx, ""); return err }},
+		{"Write note", func() error { return s.Write(ctx, putNote(note("/note/new", "new"), store.MustNotExist)) }},
+		{"Write note delete", func() error { return s.Write(ctx, store.Mutation{DeleteNote: "/note/here"}) }},
 	}
 	if ls, ok := s.Store.(locationStore); ok {
 		tests = append(tests, namedCall{"ListLocations", func() error { _, err := ls.ListLocations(ctx, store.Query{}); return err }})
@@ -1287,5 +1300,9 @@ func testContextCancelled(t *testing.T, h Harness) {
 	}
 	if diff := cmp.Diff([]string{"/compute/here"}, locations(got)); diff != "" {
 		t.Errorf("cancelled writes changed the store (-want +got):\n%s", diff)
+	}
+	notes := listNotes(t, s, "")
+	if len(notes) != 1 || notes[0].Key != "/note/here" || notes[0].Revision != 1 || string(notes[0].Body) != "kept" {
+		t.Errorf("cancelled writes changed the notes: got %+v, want /note/here at revision 1", notes)
 	}
 }

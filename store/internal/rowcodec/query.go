@@ -173,8 +173,9 @@ func CheckQuery(q store.Query) error {
 }
 
 // CheckMutation returns an InvalidArgument error unless exactly one of
-// Put, PutMixin, Delete and DeleteMixin is set. i is the mutation's index
-// in its batch, for the message.
+// Put, PutMixin, Delete, DeleteMixin, PutNote and DeleteNote is set, and
+// for a delete or a note unless its key can be stored (see CheckNoteKey).
+// i is the mutation's index in its batch, for the message.
 func CheckMutation(i int, m store.Mutation) error {
 	n := 0
 	if m.Put != nil {
@@ -189,14 +190,34 @@ func CheckMutation(i int, m store.Mutation) error {
 	if !m.DeleteMixin.IsZero() {
 		n++
 	}
+	if m.PutNote != nil {
+		n++
+	}
+	if m.DeleteNote != "" {
+		n++
+	}
 	if n != 1 {
-		return errorf("mutation %d of the batch sets %d of Put, PutMixin, Delete and DeleteMixin, want exactly one", i, n)
+		return errorf("mutation %d of the batch sets %d of Put, PutMixin, Delete, DeleteMixin, PutNote and DeleteNote, want exactly one", i, n)
 	}
-	if m.Delete != "" {
+	switch {
+	case m.Delete != "":
 		return CheckColumn("location", m.Delete)
-	}
-	if !m.DeleteMixin.IsZero() {
+	case !m.DeleteMixin.IsZero():
 		return CheckColumn("mixin", m.DeleteMixin.String())
+	case m.PutNote != nil:
+		return CheckNoteKey(m.PutNote.Key)
+	case m.DeleteNote != "":
+		return CheckNoteKey(m.DeleteNote)
 	}
 	return nil
+}
+
+// CheckNoteKey returns an InvalidArgument error unless key can be a
+// note's key: the rules of an entity's location, that is not empty, valid
+// UTF-8 and without a NUL character.
+func CheckNoteKey(key string) error {
+	if key == "" {
+		return errorf("cannot store a note without a key")
+	}
+	return CheckColumn("note key", key)
 }
