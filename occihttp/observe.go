@@ -149,7 +149,9 @@ func requestID(r *http.Request) string {
 	}
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	var h [16]byte
+	hex.Encode(h[:], b[:])
+	return string(h[:])
 }
 
 func plainID(s string) bool {

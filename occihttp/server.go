@@ -199,6 +199,9 @@ type exchange struct {
 	body      []byte
 	read      bool
 
+	rec recorder // what w points to, allocated with the exchange
+	q0  query    // the query of a request without one
+
 	// cacheKey and cacheToken, when set, ask send to keep the 200
 	// rendering of an entity (see serveCachedEntity).
 	cacheKey, cacheToken string
@@ -213,11 +216,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	x := &exchange{
 		s:     s,
-		w:     &recorder{ResponseWriter: w},
+		rec:   recorder{ResponseWriter: w},
 		r:     r,
 		id:    requestID(r),
 		route: routeNone,
 	}
+	x.w = &x.rec
 	x.ctx = withRequestID(r.Context(), x.id)
 	s.metrics.inflight.Inc()
 	defer func() {
@@ -434,10 +438,12 @@ func (x *exchange) serveOCCI() {
 		return
 	}
 	x.codec, x.mediaType = c, mt
-	q, err := parseQuery(r.URL.RawQuery)
-	if err != nil {
-		x.fail(err)
-		return
+	q := &x.q0
+	if r.URL.RawQuery != "" {
+		if q, err = parseQuery(r.URL.RawQuery); err != nil {
+			x.fail(err)
+			return
+		}
 	}
 	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && len(q.names) == 0 &&
 		!strings.HasSuffix(r.URL.Path, "/") && x.serveCachedEntity() {
