@@ -22,10 +22,10 @@ func TestDeferredSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
-	var commits []bool
-	testCommitHook = func(_ int, deferred bool) {
+	var commits []int
+	testCommitHook = func(_ int, mode int) {
 		mu.Lock()
-		commits = append(commits, deferred)
+		commits = append(commits, mode)
 		mu.Unlock()
 	}
 	defer func() { testCommitHook = nil }()
@@ -44,8 +44,9 @@ func TestDeferredSync(t *testing.T) {
 	mu.Lock()
 	got := fmt.Sprint(commits)
 	mu.Unlock()
-	if want := "[false true true false]"; got != want {
-		t.Fatalf("commits deferred: %s, want %s", got, want)
+	// 2 is FULL (fsynced), 1 NORMAL, as SQLite reports the mode.
+	if want := "[2 1 1 2]"; got != want {
+		t.Fatalf("synchronous modes of the commits: %s, want %s", got, want)
 	}
 
 	// Many writers at once: a group is deferred only if all of it is.
@@ -65,6 +66,13 @@ func TestDeferredSync(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	mu.Lock()
+	for i, m := range commits {
+		if m != 1 && m != 2 {
+			t.Errorf("commit %d ran with synchronous mode %d, want 1 or 2", i, m)
+		}
+	}
+	mu.Unlock()
 
 	other, err := Open(path)
 	if err != nil {

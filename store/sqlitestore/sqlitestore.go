@@ -640,10 +640,7 @@ func (s *Store) writer() {
 	var sync *syncModes
 	if connErr == nil {
 		defer conn.Close()
-		sync, connErr = prepareSyncModes(conn)
-		if connErr == nil {
-			defer sync.close()
-		}
+		sync, connErr = newSyncModes(conn)
 	}
 	for req := range s.reqs {
 		group := []*writeReq{req}
@@ -681,28 +678,22 @@ func (s *Store) writer() {
 // not fsynced survives the process being killed; a power loss may undo it
 // (SQLite's checksums stop recovery at the first frame that did not reach
 // the disk, so nothing is half applied).
+//
+// The PRAGMA is run afresh at each switch, never prepared once and
+// stepped again: SQLite applies PRAGMA synchronous when it compiles the
+// statement, so merely preparing "PRAGMA synchronous = NORMAL" would leave
+// the connection in that mode.
 type syncModes struct {
-	full, normal *sql.Stmt
-	deferred     bool // the connection's current mode is NORMAL
+	conn     *sql.Conn
+	deferred bool // the connection's current mode is NORMAL
 }
 
-func prepareSyncModes(conn *sql.Conn) (*syncModes, error) {
-	ctx := context.Background()
-	full, err := conn.PrepareContext(ctx, "PRAGMA synchronous = FULL")
-	if err != nil {
+// newSyncModes puts conn in synchronous=FULL and returns its switch.
+func newSyncModes(conn *sql.Conn) (*syncModes, error) {
+	if _, err := conn.ExecContext(context.Background(), "PRAGMA synchronous = FULL"); err != nil {
 		return nil, err
 	}
-	normal, err := conn.PrepareContext(ctx, "PRAGMA synchronous = NORMAL")
-	if err != nil {
-		full.Close()
-		return nil, err
-	}
-	return &syncModes{full: full, normal: normal}, nil
-}
-
-func (m *syncModes) close() {
-	m.full.Close()
-	m.normal.Close()
+	return &syncModes{conn: conn}, nil
 }
 
 // set puts the connection in the mode a group needs, outside a
@@ -711,11 +702,11 @@ func (m *syncModes) set(ctx context.Context, deferred bool) error {
 	if m.deferred == deferred {
 		return nil
 	}
-	st := m.full
+	q := "PRAGMA synchronous = FULL"
 	if deferred {
-		st = m.normal
+		q = "PRAGMA synchronous = NORMAL"
 	}
-	if _, err := st.ExecContext(ctx); err != nil {
+	if _, err := m.conn.ExecContext(ctx, q); err != nil {
 		return err
 	}
 	m.deferred = deferred
@@ -781,18 +772,26 @@ func (s *Store) commitGroup(conn *sql.Conn, sync *syncModes, group []*writeReq) 
 			}
 		}
 	}
+	if testCommitHook != nil {
+		// The mode the commit runs in, as SQLite has it.
+		var mode int
+		if err := tx.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&mode); err != nil {
+			tx.Rollback()
+			fail(classify(err, "read synchronous mode"))
+			return
+		}
+		defer testCommitHook(len(group), mode)
+	}
 	if err := tx.Commit(); err != nil {
 		fail(classify(err, "commit"))
 		return
 	}
-	if testCommitHook != nil {
-		testCommitHook(len(group), sync.deferred)
-	}
 }
 
 // testCommitHook, set by tests only, is told of every commit: how many
-// Write calls it held and whether it was committed without an fsync.
-var testCommitHook func(writes int, deferred bool)
+// Write calls it held and the connection's synchronous mode as SQLite
+// reports it (2 FULL: fsynced; 1 NORMAL: not).
+var testCommitHook func(writes int, mode int)
 
 func (s *Store) revision(ctx context.Context, tx *sql.Tx, query, key string) (rev int64, exists bool, err error) {
 	err = s.writes.in(ctx, tx, query).QueryRowContext(ctx, key).Scan(&rev)
