@@ -203,8 +203,8 @@ const (
 	maxCachedEntityBody  = 256 << 10
 )
 
-// entityCache holds the last 200 rendering of entities, each with the
-// token (see EntityVersioner) it was made under.
+// entityCache holds renderings of entities within the bounds above, each
+// with the token (see EntityVersioner) it was made under.
 type entityCache struct {
 	mu    sync.RWMutex
 	m     map[string]*cachedEntity
