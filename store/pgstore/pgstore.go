@@ -203,38 +203,7 @@ func (s *Store) GetLinked(ctx context.Context, location string) (*occi.Entity, [
 		return nil, nil, classify(err, "get "+location)
 	}
 	defer rows.Close()
-	var ent *occi.Entity
-	var links []*occi.Entity
-	for rows.Next() {
-		var k int32
-		var loc, owner, source string
-		var rev int64
-		var body []byte
-		if err := rows.Scan(&k, &loc, &owner, &source, &rev, &body); err != nil {
-			return nil, nil, classify(err, "get "+location)
-		}
-		e, err := rowcodec.DecodeEntity(loc, owner, source, rev, body)
-		if err != nil {
-			return nil, nil, err
-		}
-		if k == 0 {
-			ent = e
-		} else {
-			links = append(links, e)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, classify(err, "get "+location)
-	}
-	if ent == nil {
-		return nil, nil, occi.Errorf(occi.NotFound, "no entity at %s", location)
-	}
-	// An index scan yields the links in location order, a bitmap scan
-	// (for a source with many links) in table order.
-	if !slices.IsSortedFunc(links, byLocation) {
-		slices.SortFunc(links, byLocation)
-	}
-	return ent, links, nil
+	return rowcodec.ScanLinked(rows, location, func(err error) error { return classify(err, "get "+location) })
 }
 
 // sqlListSourced reads the entities whose source is one of an array of
@@ -382,21 +351,7 @@ func (s *Store) ListNotes(ctx context.Context, prefix string) ([]*store.Note, er
 		return nil, classify(err, "list notes")
 	}
 	defer rows.Close()
-	out := []*store.Note{}
-	for rows.Next() {
-		n := &store.Note{}
-		if err := rows.Scan(&n.Key, &n.Revision, &n.Body); err != nil {
-			return nil, classify(err, "list notes")
-		}
-		if n.Body == nil {
-			n.Body = []byte{}
-		}
-		out = append(out, n)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, classify(err, "list notes")
-	}
-	return out, nil
+	return rowcodec.ScanNotes(rows, func(err error) error { return classify(err, "list notes") })
 }
 
 // Write applies muts atomically in one transaction and returns once it has

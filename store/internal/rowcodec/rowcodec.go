@@ -14,12 +14,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/occid/occi"
+	"github.com/occid/occi/store"
 )
 
 // EntityRow is an entity as stored: the queried columns and the JSON body.
@@ -550,6 +552,69 @@ func ScanEntities(rows Rows, classify func(error) error) ([]*occi.Entity, error)
 			return nil, err
 		}
 		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify(err)
+	}
+	return out, nil
+}
+
+// ScanLinked decodes the rows of a GetLinked statement, each holding
+// (k, location, owner, source, revision, body): k is 0 for the entity at
+// location and 1 for each entity whose source it is. It returns the
+// entity and those links ordered by location, or a NotFound error naming
+// location when no row had k 0; errors are handled as in ScanEntities.
+func ScanLinked(rows Rows, location string, classify func(error) error) (*occi.Entity, []*occi.Entity, error) {
+	var ent *occi.Entity
+	var links []*occi.Entity
+	for rows.Next() {
+		var k int64
+		var loc, owner, source string
+		var rev int64
+		var body []byte
+		if err := rows.Scan(&k, &loc, &owner, &source, &rev, &body); err != nil {
+			return nil, nil, classify(err)
+		}
+		e, err := DecodeEntity(loc, owner, source, rev, body)
+		if err != nil {
+			return nil, nil, err
+		}
+		if k == 0 {
+			ent = e
+		} else {
+			links = append(links, e)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, classify(err)
+	}
+	if ent == nil {
+		return nil, nil, occi.Errorf(occi.NotFound, "no entity at %s", location)
+	}
+	// An index scan yields the links in location order; a plan that
+	// does not (PostgreSQL's bitmap scan, for a source with many links)
+	// needs the sort.
+	byLocation := func(a, b *occi.Entity) int { return strings.Compare(a.Location, b.Location) }
+	if !slices.IsSortedFunc(links, byLocation) {
+		slices.SortFunc(links, byLocation)
+	}
+	return ent, links, nil
+}
+
+// ScanNotes reads every row of rows, each holding (key, revision, body)
+// of a note, in order; a body stored empty comes back as an empty, not a
+// nil, slice. Errors are handled as in ScanEntities.
+func ScanNotes(rows Rows, classify func(error) error) ([]*store.Note, error) {
+	out := []*store.Note{}
+	for rows.Next() {
+		n := &store.Note{}
+		if err := rows.Scan(&n.Key, &n.Revision, &n.Body); err != nil {
+			return nil, classify(err)
+		}
+		if n.Body == nil {
+			n.Body = []byte{}
+		}
+		out = append(out, n)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, classify(err)
