@@ -106,6 +106,12 @@ func classify(err error, what string) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch {
+		case pe.Code == stateNotFound:
+			return occi.Wrap(err, occi.NotFound, pe.Message)
+		case pe.Code == stateConflict:
+			return occi.Wrap(err, occi.Conflict, pe.Message)
+		case pe.Code == stateExists:
+			return occi.Wrap(err, occi.AlreadyExists, pe.Message)
 		case pe.Code == "23505":
 			return occi.Wrap(err, occi.AlreadyExists, what+": already exists")
 		case pe.Code == "40001" || pe.Code == "40P01":
@@ -400,6 +406,9 @@ func (s *Store) Write(ctx context.Context, muts ...store.Mutation) error {
 	if len(muts) == 1 && muts[0].PutNote != nil && muts[0].Expect == store.MustNotExist {
 		return s.createNote(ctx, muts[0].PutNote, deferred)
 	}
+	if pipelined(muts) {
+		return s.pipeline(ctx, muts, rows, deferred)
+	}
 	revs := make([]int64, len(muts))
 	opts := pgx.TxOptions{IsoLevel: pgx.ReadCommitted}
 	if deferred {
@@ -562,6 +571,116 @@ func (s *Store) createNote(ctx context.Context, n *store.Note, deferred bool) er
 	}
 	n.Revision = 1
 	return nil
+}
+
+// pipelined reports whether muts can be written by pipeline: several
+// creates of entities (Put with MustNotExist) and deletions of notes at a
+// given revision, the engine's completing write of a create.
+func pipelined(muts []store.Mutation) bool {
+	if len(muts) < 2 {
+		return false
+	}
+	for _, m := range muts {
+		switch {
+		case m.Put != nil && m.Expect == store.MustNotExist:
+		case m.DeleteNote != "" && m.Expect > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// The SQLSTATEs occid_expect raises in pipelined writes, which classify
+// maps to NotFound, Conflict and AlreadyExists with the message raised
+// (class OC is not used by PostgreSQL).
+const (
+	stateNotFound = "OC404"
+	stateConflict = "OC409"
+	stateExists   = "OC410"
+)
+
+// The statements of a pipelined write. Each checks its own outcome with
+// occid_expect (migration 4), which raises an error with the given
+// SQLSTATE and message when its first argument is false: an error aborts
+// the implicit transaction of the whole batch, so nothing of it stays.
+// sqlPipeCreate is sqlCreateRows with $7 the message when the location is
+// taken. sqlPipeDeleteNote deletes the note $1 at revision $2; $3 and $4
+// are the messages when the note is at another revision and when there is
+// none (the main query still sees the note the CTE deleted, so it tells
+// the two apart).
+const (
+	sqlPipeCreate     = sqlCreateRows + `SELECT occid_expect(count(*) = 1, '` + stateExists + `', $7) FROM e`
+	sqlPipeDeleteNote = `WITH d AS (DELETE FROM notes WHERE key = $1 AND revision = $2 RETURNING 1)
+		SELECT occid_expect(EXISTS (SELECT FROM d),
+			CASE WHEN EXISTS (SELECT FROM notes WHERE key = $1) THEN '` + stateConflict + `' ELSE '` + stateNotFound + `' END,
+			CASE WHEN EXISTS (SELECT FROM notes WHERE key = $1) THEN $3 ELSE $4 END)`
+	sqlSyncOff = `SELECT set_config('synchronous_commit', 'off', true)`
+)
+
+// pipeline writes muts (see pipelined) as one batch: the statements are
+// sent together and run in the one implicit transaction the extended
+// protocol gives a batch, so the write costs one round trip instead of one
+// per statement plus BEGIN and COMMIT. deferred turns synchronous_commit
+// off for that transaction, as sqlCreateDeferred does.
+func (s *Store) pipeline(ctx context.Context, muts []store.Mutation, rows []*rowcodec.EntityRow, deferred bool) error {
+	b := &pgx.Batch{}
+	if deferred {
+		b.Queue(sqlSyncOff)
+	}
+	for i, m := range muts {
+		if m.Put != nil {
+			row := rows[i]
+			mixins := row.Mixins
+			if mixins == nil {
+				mixins = []string{}
+			}
+			b.Queue(sqlPipeCreate, row.Location, row.Kind, row.Owner, row.Source, row.Body, mixins,
+				"entity "+row.Location+" already exists")
+			continue
+		}
+		what := "note " + m.DeleteNote
+		b.Queue(sqlPipeDeleteNote, m.DeleteNote, m.Expect,
+			fmt.Sprintf("%s does not have revision %d: it was changed concurrently", what, m.Expect),
+			what+" does not exist")
+	}
+	if s.probe != "" {
+		b.Queue(s.probe).QueryRow(func(r pgx.Row) error {
+			var v string
+			if err := r.Scan(&v); err != nil {
+				return err
+			}
+			s.probed(v)
+			return nil
+		})
+	}
+	br := s.pool.SendBatch(ctx, b)
+	var first error
+	for range b.Len() - boolInt(s.probe != "") {
+		if _, err := br.Exec(); err != nil && first == nil {
+			first = err
+		}
+	}
+	if err := br.Close(); err != nil && first == nil {
+		first = err
+	}
+	if first != nil {
+		return classify(first, "write")
+	}
+	for _, m := range muts {
+		if m.Put != nil {
+			m.Put.Revision = 1
+		}
+	}
+	return nil
+}
+
+// boolInt is 1 for true and 0 for false.
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // missing tells NotFound from Conflict after a conditional statement
@@ -787,6 +906,19 @@ var migrations = []string{
 		body     bytea NOT NULL
 	);
 	DROP INDEX entities_kind;`,
+	// occid_expect lets one statement of a pipelined write (see pipeline)
+	// fail the whole batch when its outcome is not the expected one: it
+	// raises an error with the SQLSTATE state and the message msg when ok
+	// is false, and returns true otherwise.
+	`CREATE FUNCTION occid_expect(ok boolean, state text, msg text) RETURNS boolean
+	LANGUAGE plpgsql AS $$
+	BEGIN
+		IF NOT ok THEN
+			RAISE EXCEPTION USING ERRCODE = state, MESSAGE = msg;
+		END IF;
+		RETURN true;
+	END
+	$$;`,
 }
 
 // SchemaVersion is the schema version this code writes.

@@ -310,6 +310,12 @@ func testNotes(t *testing.T, h Harness) {
 			{"failing note update", []store.Mutation{put(compute("/compute/b", "alice"), store.MustNotExist), putNote(note("/kept", "x"), 1)}, occi.Conflict},
 			{"failing note delete", []store.Mutation{{Delete: "/compute/a", Expect: 1}, {DeleteMixin: mixTag}, {DeleteNote: "/kept", Expect: 1}}, occi.Conflict},
 			{"deleting a missing note", []store.Mutation{putNote(note("/new", "n"), store.MustNotExist), {Delete: "/compute/a", Expect: 1}, {DeleteNote: "/missing", Expect: store.AnyRevision}}, occi.NotFound},
+			// The shape of the engine's completing write of a create.
+			{"entity create with a stale note delete", []store.Mutation{put(compute("/compute/b", "alice"), store.MustNotExist), {DeleteNote: "/kept", Expect: 1}}, occi.Conflict},
+			{"entity create with a missing note delete", []store.Mutation{put(compute("/compute/b", "alice"), store.MustNotExist), {DeleteNote: "/missing", Expect: 1}}, occi.NotFound},
+			{"taken entity after a note delete", []store.Mutation{{DeleteNote: "/kept", Expect: 2}, put(compute("/compute/a", "alice"), store.MustNotExist)}, occi.AlreadyExists},
+			{"second create taken", []store.Mutation{put(compute("/compute/b", "alice"), store.MustNotExist), {DeleteNote: "/kept", Expect: 2}, put(compute("/compute/a", "alice"), store.MustNotExist)}, occi.AlreadyExists},
+			{"one note deleted twice", []store.Mutation{put(compute("/compute/b", "alice"), store.MustNotExist), {DeleteNote: "/kept", Expect: 2}, {DeleteNote: "/kept", Expect: 2}}, occi.NotFound},
 			{"invalid note last", []store.Mutation{putNote(note("/new", "n"), store.MustNotExist), put(compute("/compute/b", "alice"), store.MustNotExist), putNote(note("", "no key"), store.MustNotExist)}, occi.InvalidArgument},
 		}
 		for _, tc := range tests {
