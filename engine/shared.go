@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,9 +37,11 @@ func touchesStoredMixins(path string) bool {
 
 // syncStoredMixins makes the model's stored mixins match the store: mixins
 // another process stored are added (a tag after the tags it depends on),
-// mixins another process deleted are removed. Mixins the model already has
-// are left as they are, since saved templates there carry the driver's
-// latest state. A local change of the stored mixins made while the store
+// mixins another process deleted are removed, and mixins another process
+// deleted and defined again differently (another title, location, ...)
+// are replaced. Saved templates the model has are left as they are: their
+// ids are never reused, and the model's copy carries the driver's latest
+// state. A local change of the stored mixins made while the store
 // was being read makes it read again.
 //
 // With a store that has a version (store.Versioner), a sync is skipped
@@ -84,11 +88,15 @@ func (e *Engine) storeVersion() (uint64, bool) {
 // e.mixMu is held.
 func (e *Engine) reconcileMixinsLocked(stored []*occi.Mixin) {
 	inStore := make(map[occi.CategoryID]bool, len(stored))
-	var missing []*occi.Mixin
+	var missing, changed []*occi.Mixin
 	for _, m := range stored {
 		inStore[m.ID] = true
-		if _, ok := e.model.Mixin(m.ID); !ok {
+		cur, ok := e.model.Mixin(m.ID)
+		switch {
+		case !ok:
 			missing = append(missing, m)
+		case !e.isSavedTemplate(cur) && !sameDefinition(cur, m):
+			changed = append(changed, m)
 		}
 	}
 	for _, m := range e.model.Mixins() {
@@ -101,6 +109,11 @@ func (e *Engine) reconcileMixinsLocked(stored []*occi.Mixin) {
 		e.tplMu.Unlock()
 	}
 	addedTemplate := false
+	for _, m := range changed {
+		if err := e.model.ReplaceMixin(m); err != nil {
+			e.log.Warn("engine: skipping a stored mixin another process redefined", "mixin", m.ID.String(), "err", err)
+		}
+	}
 	// Add in rounds, so that a tag comes after the tags it depends on.
 	for len(missing) > 0 {
 		var later []*occi.Mixin
@@ -128,6 +141,17 @@ func (e *Engine) reconcileMixinsLocked(stored []*occi.Mixin) {
 		e.tplSynced = time.Time{}
 		e.tplMu.Unlock()
 	}
+}
+
+// sameDefinition reports whether the mixins a and b, of one identifier,
+// are defined alike: title, location, owner, dependencies, applicable
+// kinds, actions and attribute definitions.
+func sameDefinition(a, b *occi.Mixin) bool {
+	if a.Title != b.Title || a.Location != b.Location || a.Owner != b.Owner ||
+		!slices.Equal(a.Depends, b.Depends) || !slices.Equal(a.Applies, b.Applies) || !slices.Equal(a.Actions, b.Actions) {
+		return false
+	}
+	return len(a.Attributes) == 0 && len(b.Attributes) == 0 || reflect.DeepEqual(a.Attributes, b.Attributes)
 }
 
 // syncStoredMixinsFor syncs the stored mixins when a request about path

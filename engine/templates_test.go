@@ -243,6 +243,42 @@ func TestStoredMixinsSharedBetweenEngines(t *testing.T) {
 				t.Errorf("%s through b still carries the deleted %s", c.Location, tag.ID)
 			}
 		}},
+		{"redefined through a, the new definition through b", func(t *testing.T) {
+			first, err := a.DefineMixin(ctx, &occi.Mixin{ID: occi.CategoryID{Term: "shared"}, Title: "first"})
+			mustOK(t, err)
+			if d := discovered(t, b, ctx, first.ID); d == nil || d.Title != "first" {
+				t.Fatalf("b's discovery of %s: got %+v, want the title first", first.ID, d)
+			}
+			// Deleted and defined again between two requests through b.
+			mustOK(t, a.DeleteMixin(ctx, first.ID))
+			newLoc := strings.TrimSuffix(first.Location, "shared/") + "crimson/"
+			second, err := a.DefineMixin(ctx, &occi.Mixin{ID: occi.CategoryID{Term: "shared"}, Title: "second", Location: newLoc})
+			mustOK(t, err)
+			if second.Location != newLoc {
+				t.Fatalf("location of the redefined tag: got %s, want %s", second.Location, newLoc)
+			}
+			if d := discovered(t, b, ctx, second.ID); d == nil || d.Title != "second" || d.Location != newLoc {
+				t.Errorf("b's discovery of the redefined %s: got %+v, want title second at %s", second.ID, d, newLoc)
+			}
+			got, err := b.Resolve(ctx, newLoc)
+			mustOK(t, err)
+			if got.Type != occi.TargetMixinCollection || got.Category != second.ID {
+				t.Errorf("Resolve(%s) through b: got %+v, want the collection of %s", newLoc, got, second.ID)
+			}
+			_, err = b.Resolve(ctx, first.Location)
+			wantCode(t, err, occi.NotFound)
+			// The model now matches the store: asking again changes nothing.
+			for _, e := range []*engine.Engine{a, b} {
+				v1, err := e.DiscoveryVersion(ctx)
+				mustOK(t, err)
+				v2, err := e.DiscoveryVersion(ctx)
+				mustOK(t, err)
+				if v1 != v2 {
+					t.Errorf("discovery version changed with nothing written: %s, then %s", v1, v2)
+				}
+			}
+			mustOK(t, a.DeleteMixin(ctx, second.ID))
+		}},
 		{"defined again through b", func(t *testing.T) {
 			again, err := b.DefineMixin(ctx, &occi.Mixin{ID: occi.CategoryID{Term: "shared"}})
 			mustOK(t, err)

@@ -56,9 +56,10 @@ type renderCache struct {
 }
 
 // discoveryKey names a rendering of the query interface: the service's
-// version, the codec's media type and the base URL of its locations.
+// version, the codec's media type, the media type announced (the alias the
+// client asked for, or "") and the base URL of its locations.
 type discoveryKey struct {
-	version, mediaType, base string
+	version, mediaType, announced, base string
 }
 
 type cachedReply struct {
@@ -99,7 +100,7 @@ func (x *exchange) replyDiscovery() {
 		x.fail(err)
 		return
 	}
-	key := discoveryKey{v, x.codec.MediaType(), x.base}
+	key := discoveryKey{v, x.codec.MediaType(), x.mediaType, x.base}
 	if c := x.s.discovery.get(key); c != nil {
 		x.send(http.StatusOK, c.header, c.body)
 		return
@@ -109,16 +110,14 @@ func (x *exchange) replyDiscovery() {
 		x.fail(err)
 		return
 	}
-	var buf bytes.Buffer
-	h := http.Header{}
-	h.Set("Content-Type", x.codec.MediaType())
-	if err := x.codec.EncodeDiscovery(&render.Writer{Header: h, Body: &buf, Base: x.base}, d); err != nil {
+	h, body, err := x.render(func(w *render.Writer) error { return x.codec.EncodeDiscovery(w, d) })
+	if err != nil {
 		x.fail(err)
 		return
 	}
 	// Kept with its Content-Length, which send then leaves as it is.
-	h["Content-Length"] = []string{strconv.Itoa(buf.Len())}
-	c := &cachedReply{header: h, body: buf.Bytes()}
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	c := &cachedReply{header: h, body: body}
 	x.s.discovery.put(key, c)
 	x.send(http.StatusOK, c.header, c.body)
 }

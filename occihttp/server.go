@@ -1427,16 +1427,27 @@ func (x *exchange) replyEmpty() { x.replyCollection(nil) }
 // extra headers are added. A rendering failure (such as text/uri-list asked
 // for an entity) is answered as an error instead.
 func (x *exchange) reply(status int, extra http.Header, enc func(*render.Writer) error) {
+	h, body, err := x.render(enc)
+	if err != nil {
+		x.fail(err)
+		return
+	}
+	mergeHeader(h, extra)
+	x.send(status, h, body)
+}
+
+// render runs enc with the response codec and returns the header and body
+// it made, the Content-Type naming the media type the client asked for
+// (an alias of the codec's, such as application/json, stays as asked).
+func (x *exchange) render(enc func(*render.Writer) error) (http.Header, []byte, error) {
 	var buf bytes.Buffer
 	h := http.Header{}
 	h.Set("Content-Type", x.codec.MediaType())
 	if err := enc(&render.Writer{Header: h, Body: &buf, Base: x.base}); err != nil {
-		x.fail(err)
-		return
+		return nil, nil, err
 	}
 	setMediaType(h, x.mediaType)
-	mergeHeader(h, extra)
-	x.send(status, h, buf.Bytes())
+	return h, buf.Bytes(), nil
 }
 
 // send writes headers h, status and body.
