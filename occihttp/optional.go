@@ -150,10 +150,8 @@ func (x *exchange) listLocations(q occi.ListQuery) bool {
 		x.reply(http.StatusOK, nil, func(w *render.Writer) error { return x.codec.EncodeLocations(w, locs) })
 		return true
 	}
-	var buf bytes.Buffer
-	h := http.Header{}
-	h.Set("Content-Type", x.codec.MediaType())
-	if err := x.codec.EncodeLocations(&render.Writer{Header: h, Body: &buf, Base: x.base}, locs[:streamPart]); err != nil {
+	h, part, err := x.render(func(w *render.Writer) error { return x.codec.EncodeLocations(w, locs[:streamPart]) })
+	if err != nil {
 		x.fail(err)
 		return true
 	}
@@ -162,8 +160,9 @@ func (x *exchange) listLocations(q occi.ListQuery) bool {
 	if x.r.Method == http.MethodHead {
 		return true
 	}
+	var buf bytes.Buffer
 	for rest := locs[streamPart:]; ; {
-		if _, err := x.w.Write(buf.Bytes()); err != nil {
+		if _, err := x.w.Write(part); err != nil {
 			return true // the client went away
 		}
 		if len(rest) == 0 {
@@ -176,6 +175,7 @@ func (x *exchange) listLocations(q occi.ListQuery) bool {
 			// cannot take a partial list for a whole one.
 			panic(http.ErrAbortHandler)
 		}
+		part = buf.Bytes()
 		rest = rest[n:]
 	}
 }

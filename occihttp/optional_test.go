@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/occid/occi"
@@ -48,6 +49,8 @@ func TestListLocations(t *testing.T) {
 		{"short uri-list", "GET", "text/uri-list", 10, nil, 200, true, true},
 		{"long uri-list, in parts", "GET", "text/uri-list", 10_000, nil, 200, false, true},
 		{"long text/plain, in parts", "GET", "text/plain", streamLocationsAbove + 1, nil, 200, false, true},
+		{"short text/occi+plain (an alias)", "GET", "text/occi+plain", 10, nil, 200, true, true},
+		{"long text/occi+plain (an alias), in parts", "GET", "text/occi+plain", streamLocationsAbove + 1, nil, 200, false, true},
 		{"long HEAD", "HEAD", "text/uri-list", 10_000, nil, 200, false, true},
 		{"empty", "GET", "text/uri-list", 0, nil, 200, true, true},
 		{"text/occi lists entities", "GET", "text/occi", 5, nil, 200, true, false},
@@ -87,8 +90,14 @@ func TestListLocations(t *testing.T) {
 			if !bytes.Equal(body, want.Bytes()) {
 				t.Errorf("body: got %d bytes, want %d (the rendering of all %d locations at once)", len(body), want.Len(), len(locs))
 			}
-			if got := resp.Header.Get("Content-Type"); got != h.Get("Content-Type") {
-				t.Errorf("Content-Type: got %q, want %q", got, h.Get("Content-Type"))
+			// The media type asked for (an alias stays as asked), with
+			// the codec's parameters.
+			wantType := tc.accept
+			if _, params, ok := strings.Cut(h.Get("Content-Type"), ";"); ok {
+				wantType += ";" + params
+			}
+			if got := resp.Header.Get("Content-Type"); got != wantType {
+				t.Errorf("Content-Type: got %q, want %q", got, wantType)
 			}
 		})
 	}
