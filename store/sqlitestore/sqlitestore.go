@@ -269,11 +269,10 @@ func (s *Store) Close() error {
 	close(s.reqs)
 	s.mu.Unlock()
 	<-s.done
-	err := errors.Join(s.reads.close(), s.writes.close(), s.r.Close(), s.w.Close())
-	if s.shm != nil {
-		err = errors.Join(err, s.shm.unmap())
-	}
-	return err
+	// The WAL-index mapping stays: it is the process's, shared by every
+	// Store on the file, and its file must never be closed (see
+	// mapWALIndex).
+	return errors.Join(s.reads.close(), s.writes.close(), s.r.Close(), s.w.Close())
 }
 
 func classify(err error, what string) error {

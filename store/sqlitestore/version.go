@@ -19,7 +19,7 @@ import (
 // crash changes it too. The format is shared by every SQLite version that
 // may open the file at once, so it is stable.
 //
-// The file is mapped read-only once at Open; the version is a hash of the
+// The file is mapped read-only once per process (see mapWALIndex); the version is a hash of the
 // 48 header bytes, read as twelve atomic 32-bit loads. A reader that
 // catches a header mid-update computes a value that differs from both the
 // old and the new header's, which only costs a cache miss.
@@ -27,10 +27,11 @@ import (
 // walHeaderSize is the size of the first copy of the WAL-index header.
 const walHeaderSize = 48
 
-// walIndex is the mapped start of the WAL-index file.
+// walIndex is the mapped start of the WAL-index file. It is never
+// unmapped, and its file never closed (see mapWALIndex).
 type walIndex struct {
-	mem   []byte
-	unmap func() error
+	mem  []byte
+	file any // the open file, kept reachable so that it stays open
 }
 
 // version returns the hash of the WAL-index header, and false if the
