@@ -57,11 +57,23 @@ type Config struct {
 	MaxBatch int
 	// RecoverAfter is how old an unfinished creation (a pending record
 	// left by a process that stopped between asking the driver and
-	// storing the entity) must be before New settles it: 0 settles every
-	// one at start, which is right for a single process; with several
-	// processes on one store give it more than the longest create takes.
+	// storing the entity) must be before the engine settles it: 0 settles
+	// every one at start, which is right for a single process; with
+	// several processes on one store give it more than the longest create
+	// takes.
 	RecoverAfter time.Duration
+	// RecoverEvery is how often a running engine settles the pending
+	// records still there, other than those of its own creations in
+	// flight: the ones start left (too young for RecoverAfter, or the
+	// driver unavailable) and the ones whose entity a lost deferred write
+	// undid while the engine ran (a database server that crashed). 0
+	// means DefaultRecoverEvery; negative, only at start.
+	RecoverEvery time.Duration
 }
+
+// DefaultRecoverEvery is how often a running engine settles leftover
+// pending records when Config.RecoverEvery is 0.
+const DefaultRecoverEvery = 10 * time.Second
 
 // Engine implements occi.Service. It is safe for concurrent use.
 type Engine struct {
@@ -74,6 +86,7 @@ type Engine struct {
 	defPage, maxPage   int
 	maxBatch           int
 	recoverAfter       time.Duration
+	recoverEvery       time.Duration
 	obsEvery           time.Duration
 	log                *slog.Logger
 
@@ -94,6 +107,11 @@ type Engine struct {
 	// entities by an older occid that start left in place (see
 	// pending.go). It is written in New only and read-only after.
 	legacyPending map[string]bool
+	// inflight counts, by pending note key, this process's creations
+	// between writing their pending records and removing them: the
+	// periodic settling leaves those alone.
+	inflightMu sync.Mutex
+	inflight   map[string]int
 
 	// mixMu serialises changes of the stored mixins in the model: local
 	// writes and syncs with the store (see syncStoredMixins). mixGen counts
@@ -151,7 +169,9 @@ func New(cfg Config) (*Engine, error) {
 		obsEvery:     cfg.ObserveInterval,
 		maxBatch:     cfg.MaxBatch,
 		recoverAfter: cfg.RecoverAfter,
+		recoverEvery: cfg.RecoverEvery,
 		log:          cfg.Logger,
+		inflight:     map[string]int{},
 		locks:        map[string]*entityLock{},
 		observed:     map[string]time.Time{},
 		provided:     map[occi.CategoryID]bool{},
@@ -206,6 +226,13 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.wg.Add(1)
 	go e.applyLoop()
+	if e.recoverEvery == 0 {
+		e.recoverEvery = DefaultRecoverEvery
+	}
+	if e.recoverEvery > 0 {
+		e.wg.Add(1)
+		go e.settleLoop(e.recoverEvery)
+	}
 	if w, ok := e.drv.(backend.Watcher); ok {
 		e.wg.Add(1)
 		go func() {

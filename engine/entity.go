@@ -677,9 +677,10 @@ func (e *Engine) commitCreates(ctx context.Context, plans []*createPlan) error {
 	wctx := ctx
 	if len(driven) > 0 && len(driven) == len(muts)-len(finish) {
 		// Every entity written has a durable pending record from which
-		// the next start adopts it (recoverPending) should a power loss
-		// undo this write, so it need not wait for its own fsync: one
-		// flush per create, not two.
+		// the engine adopts it (at the next start, or in its periodic
+		// settling) should a power loss or a database crash undo this
+		// write, so it need not wait for its own fsync: one flush per
+		// create, not two.
 		wctx = store.WithDeferredSync(ctx)
 	}
 	if err := e.store.Write(wctx, muts...); err != nil {
@@ -692,6 +693,7 @@ func (e *Engine) commitCreates(ctx context.Context, plans []*createPlan) error {
 		}
 		return err
 	}
+	e.untrack(finishedKeys(finish))
 	for _, p := range plans {
 		e.markObserved(p.ent.Location)
 		for _, l := range p.links {
@@ -1232,15 +1234,9 @@ func (e *Engine) change(ctx context.Context, old, in *occi.Entity, mode attrMode
 		muts = append(muts, store.Mutation{Put: l, Expect: store.MustNotExist})
 	}
 	muts = append(muts, finish...)
-	wctx := ctx
-	if len(driven) > 0 && len(driven) == len(muts)-len(finish) {
-		// Every entity written has a durable pending record from which
-		// the next start adopts it (recoverPending) should a power loss
-		// undo this write, so it need not wait for its own fsync: one
-		// flush per create, not two.
-		wctx = store.WithDeferredSync(ctx)
-	}
-	if err := e.store.Write(wctx, muts...); err != nil {
+	// Not deferred (store.WithDeferredSync): the update of the entity
+	// itself has no pending record to be recovered from.
+	if err := e.store.Write(ctx, muts...); err != nil {
 		e.undoLinks(ctx, made)
 		abandon()
 		if occi.ErrorCode(err) == occi.Conflict {
@@ -1248,6 +1244,7 @@ func (e *Engine) change(ctx context.Context, old, in *occi.Entity, mode attrMode
 		}
 		return nil, err
 	}
+	e.untrack(finishedKeys(finish))
 	for _, l := range links {
 		e.markObserved(l.Location)
 	}

@@ -182,8 +182,10 @@ func fromJSON(v any) any {
 }
 
 // beginCreate stores a pending record for each of ents. finish holds the
-// mutations that remove them, to be written with the entities; abandon
-// removes them after a failure.
+// mutations that remove them, to be written with the entities, after which
+// the caller calls untrack(finishedKeys(finish)); abandon removes them
+// after a failure. Until one of the two, the records are this process's
+// creations in flight (see track).
 func (e *Engine) beginCreate(ctx context.Context, ents []*occi.Entity) (finish []store.Mutation, abandon func(), err error) {
 	if len(ents) == 0 {
 		return nil, func() {}, nil
@@ -194,6 +196,7 @@ func (e *Engine) beginCreate(ctx context.Context, ents []*occi.Entity) (finish [
 	now := time.Now()
 	recs := make([]*store.Note, len(ents))
 	muts := make([]store.Mutation, len(ents))
+	keys := make([]string, len(ents))
 	for i, ent := range ents {
 		rec, err := pendingRecord(ent, now)
 		if err != nil {
@@ -201,8 +204,13 @@ func (e *Engine) beginCreate(ctx context.Context, ents []*occi.Entity) (finish [
 		}
 		recs[i] = rec
 		muts[i] = store.Mutation{PutNote: rec, Expect: store.MustNotExist}
+		keys[i] = rec.Key
 	}
+	// Tracked before the records exist, so that the periodic settling
+	// never takes them for leftovers (see settleLoop).
+	e.track(keys)
 	if err := e.store.Write(ctx, muts...); err != nil {
+		e.untrack(keys)
 		if occi.ErrorCode(err) == occi.AlreadyExists {
 			return nil, nil, unfinished(ents)
 		}
@@ -212,12 +220,13 @@ func (e *Engine) beginCreate(ctx context.Context, ents []*occi.Entity) (finish [
 		finish = append(finish, store.Mutation{DeleteNote: rec.Key, Expect: rec.Revision})
 	}
 	abandon = func() {
+		defer e.untrack(keys)
 		del := make([]store.Mutation, len(recs))
 		for i, rec := range recs {
 			del[i] = store.Mutation{DeleteNote: rec.Key, Expect: store.AnyRevision}
 		}
 		if err := e.store.Write(context.WithoutCancel(ctx), del...); err != nil {
-			e.log.Warn("engine: removing pending records failed; the next start settles them", "err", err)
+			e.log.Warn("engine: removing pending records failed; they are settled later", "err", err)
 		}
 	}
 	return finish, abandon, nil
@@ -283,19 +292,92 @@ func (e *Engine) recoverPending(ctx context.Context) error {
 		}
 	}
 	for _, p := range recs {
-		loc := strings.TrimPrefix(p.key, pendingPrefix)
-		if e.recoverAfter > 0 {
-			if t, err := time.Parse(time.RFC3339Nano, p.since); err == nil && time.Since(t) < e.recoverAfter {
-				e.keepLegacy(p, loc)
-				continue
-			}
-		}
-		if err := e.settlePending(ctx, p); err != nil {
-			e.log.Warn("engine: cannot settle an unfinished creation yet", "location", loc, "err", err)
-			e.keepLegacy(p, loc)
+		if !e.settleIfDue(ctx, p) {
+			e.keepLegacy(p, strings.TrimPrefix(p.key, pendingPrefix))
 		}
 	}
 	return nil
+}
+
+// settleIfDue settles p if it is older than RecoverAfter and reports
+// whether it did.
+func (e *Engine) settleIfDue(ctx context.Context, p *pending) bool {
+	if e.recoverAfter > 0 {
+		if t, err := time.Parse(time.RFC3339Nano, p.since); err == nil && time.Since(t) < e.recoverAfter {
+			return false
+		}
+	}
+	if err := e.settlePending(ctx, p); err != nil {
+		e.log.Warn("engine: cannot settle an unfinished creation yet", "location", strings.TrimPrefix(p.key, pendingPrefix), "err", err)
+		return false
+	}
+	return true
+}
+
+// settleLoop settles, every interval until Close, the pending notes that
+// are not this process's creations in flight (see Config.RecoverEvery).
+// Pending records of an older occid are settled at start only.
+func (e *Engine) settleLoop(every time.Duration) {
+	defer e.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.ctx.Done():
+			return
+		case <-t.C:
+		}
+		notes, err := e.store.ListNotes(e.ctx, pendingPrefix+"/")
+		if err != nil {
+			if e.ctx.Err() == nil {
+				e.log.Warn("engine: cannot read the unfinished creations", "err", err)
+			}
+			continue
+		}
+		for _, n := range notes {
+			if e.ctx.Err() != nil {
+				return
+			}
+			if !e.isInflight(n.Key) {
+				e.settleIfDue(e.ctx, pendingOfNote(n))
+			}
+		}
+	}
+}
+
+// track marks the pending notes keys as this process's creations in
+// flight; untrack ends that.
+func (e *Engine) track(keys []string) {
+	e.inflightMu.Lock()
+	defer e.inflightMu.Unlock()
+	for _, k := range keys {
+		e.inflight[k]++
+	}
+}
+
+func (e *Engine) untrack(keys []string) {
+	e.inflightMu.Lock()
+	defer e.inflightMu.Unlock()
+	for _, k := range keys {
+		if e.inflight[k]--; e.inflight[k] <= 0 {
+			delete(e.inflight, k)
+		}
+	}
+}
+
+// finishedKeys returns the keys of the notes that finish deletes.
+func finishedKeys(finish []store.Mutation) []string {
+	keys := make([]string, 0, len(finish))
+	for _, m := range finish {
+		keys = append(keys, m.DeleteNote)
+	}
+	return keys
+}
+
+func (e *Engine) isInflight(key string) bool {
+	e.inflightMu.Lock()
+	defer e.inflightMu.Unlock()
+	return e.inflight[key] > 0
 }
 
 // keepLegacy notes that p, if stored as an entity by an older occid, stays
