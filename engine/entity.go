@@ -1057,7 +1057,7 @@ func (e *Engine) plan(ctx context.Context, old, in *occi.Entity, mode attrMode) 
 		return nil, nil, nil, occi.Errorf(occi.InvalidArgument, "the kind of %s is %s and cannot change", old.Location, old.Kind)
 	}
 	if in.ID != "" && idSegment(in.ID) != idSegment(old.ID) {
-		return nil, nil, nil, occi.Errorf(occi.InvalidArgument, "occi.core.id of %s is %s and cannot change", old.Location, old.ID)
+		return nil, nil, nil, occi.Errorf(occi.PermissionDenied, "occi.core.id of %s is %s and cannot change", old.Location, old.ID)
 	}
 	isLink := e.model.IsLink(old.Kind)
 	if isLink {

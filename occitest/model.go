@@ -599,6 +599,7 @@ func testUpdate(t T, h *harness) {
 		{"unknown attribute", &occi.Entity{Attributes: occi.Attributes{"org.example.x": int64(1)}}, occi.InvalidArgument, []string{"org.example.x"}},
 		{"bad value", &occi.Entity{Attributes: occi.Attributes{"occi.compute.cores": "x"}}, occi.InvalidArgument, []string{"occi.compute.cores"}},
 		{"change kind", &occi.Entity{Kind: kNetwork}, occi.InvalidArgument, []string{"kind"}},
+		{"change id (immutable)", &occi.Entity{ID: "urn:uuid:0b0e7d9e-1d2c-4f5a-9b8c-7d6e5f4a3b2c"}, occi.PermissionDenied, []string{"occi.core.id"}},
 		{"mixin that does not apply", &occi.Entity{Mixins: []occi.CategoryID{mIPNetwork}}, occi.InvalidArgument, []string{mIPNetwork.String()}},
 		{"required attribute removed", &occi.Entity{Attributes: occi.Attributes{"occi.credentials.ssh.publickey": nil}}, occi.InvalidArgument, []string{"occi.credentials.ssh.publickey"}},
 		{"add user data later", &occi.Entity{Mixins: []occi.CategoryID{mUserData}, Attributes: occi.Attributes{"occi.compute.userdata": "x"}}, occi.PermissionDenied, []string{"user_data"}},
