@@ -408,10 +408,40 @@ func (e *Engine) ReplaceMembers(ctx context.Context, collection string, location
 			remove = append(remove, x.Location)
 		}
 	}
+	if err := e.refuseIndirect(ctx, t, func(loc string) bool { return !slices.Contains(locations, loc) }); err != nil {
+		return nil, err
+	}
 	if err := e.changeMembers(ctx, t, locations, remove); err != nil {
 		return nil, err
 	}
 	return e.allMembers(ctx, t)
+}
+
+// refuseIndirect fails with FailedPrecondition, naming the mixin to
+// dissociate instead, when an entity that leave reports true for is a
+// member of the mixin collection t only through another mixin (one that
+// depends on t's, such as an OS template in /os_tpl/): a change of t's
+// direct membership cannot take it out of t's collection.
+func (e *Engine) refuseIndirect(ctx context.Context, t occi.Target, leave func(loc string) bool) error {
+	all, err := e.members(ctx, t)
+	if err != nil {
+		return err
+	}
+	for _, x := range all {
+		if !leave(x.Location) || x.HasMixin(t.Category) {
+			continue
+		}
+		for _, m := range x.Mixins {
+			if closure, err := e.model.MixinClosure([]occi.CategoryID{m}); err == nil && slices.Contains(closure, t.Category) {
+				where := m.String()
+				if mx, ok := e.model.Mixin(m); ok && mx.Location != "" {
+					where = mx.Location
+				}
+				return occi.Errorf(occi.FailedPrecondition, "%s is in %s through its mixin %s: dissociate it there", x.Location, t.Path, where)
+			}
+		}
+	}
+	return nil
 }
 
 // Dissociate removes the entities at locations (every direct member if
@@ -421,7 +451,11 @@ func (e *Engine) Dissociate(ctx context.Context, collection string, locations []
 	if err != nil {
 		return err
 	}
-	if len(locations) == 0 {
+	all := len(locations) == 0
+	if err := e.refuseIndirect(ctx, t, func(loc string) bool { return all || slices.Contains(locations, loc) }); err != nil {
+		return err
+	}
+	if all {
 		cur, err := e.store.List(ctx, store.Query{Mixin: t.Category, Owner: user(ctx)})
 		if err != nil {
 			return err
@@ -477,8 +511,8 @@ func (e *Engine) changeMembers(ctx context.Context, t occi.Target, add, remove [
 		if err != nil {
 			return err
 		}
-		if old.HasMixin(t.Category) {
-			continue
+		if e.hasCategory(old, t.Category) {
+			continue // a member already, directly or through another mixin
 		}
 		next, _, _, err := e.plan(ctx, old, &occi.Entity{Mixins: []occi.CategoryID{t.Category}}, modeMerge)
 		if err != nil {

@@ -682,3 +682,51 @@ func TestSavedTemplateRecordedBeforeTheDriverMakesIt(t *testing.T) {
 		}
 	})
 }
+
+// TestIndirectMembersAreNotSilentlyKept checks that a change of a mixin
+// collection's direct membership that would leave in it an entity that is
+// a member only through another mixin (a compute in /os_tpl/ through its OS
+// template) is refused, naming the collection to change instead, rather
+// than answered as done while nothing changed.
+func TestIndirectMembersAreNotSilentlyKept(t *testing.T) {
+	f := newFixture(t, 0, nil, engine.Config{ObserveInterval: -1})
+	tpl := providerOSTemplate(t, f.eng)
+	c := f.compute(t, tpl)
+	m, ok := f.eng.Model().Mixin(tpl)
+	if !ok {
+		t.Fatalf("%s is not in the model", tpl)
+	}
+	for _, tc := range []struct {
+		name string
+		run  func() error
+	}{
+		{"dissociate every member", func() error { return f.eng.Dissociate(ctx, "/os_tpl/", nil) }},
+		{"dissociate the compute", func() error { return f.eng.Dissociate(ctx, "/os_tpl/", []string{c.Location}) }},
+		{"replace the members by none", func() error { _, err := f.eng.ReplaceMembers(ctx, "/os_tpl/", nil); return err }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wantCode(t, tc.run(), occi.FailedPrecondition, c.Location, m.Location)
+			got, err := f.eng.Get(ctx, c.Location)
+			mustOK(t, err)
+			if !got.HasMixin(tpl) {
+				t.Errorf("%s lost %s", c.Location, tpl)
+			}
+		})
+	}
+	// Keeping the indirect member, or associating it, is fine and changes
+	// nothing: it is a member already.
+	before, err := f.eng.Get(ctx, c.Location)
+	mustOK(t, err)
+	members, err := f.eng.ReplaceMembers(ctx, "/os_tpl/", []string{c.Location})
+	mustOK(t, err)
+	if len(members) != 1 || members[0].Location != c.Location {
+		t.Errorf("members of /os_tpl/ after a replace that keeps them: %v", members)
+	}
+	_, err = f.eng.Associate(ctx, "/os_tpl/", []string{c.Location})
+	mustOK(t, err)
+	after, err := f.eng.Get(ctx, c.Location)
+	mustOK(t, err)
+	if after.Revision != before.Revision || !slices.Equal(after.Mixins, before.Mixins) {
+		t.Errorf("keeping an indirect member changed it: revision %d -> %d, mixins %v -> %v", before.Revision, after.Revision, before.Mixins, after.Mixins)
+	}
+}
