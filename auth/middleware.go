@@ -20,6 +20,13 @@ type MiddlewareOptions struct {
 	// method, path, remote address and reason or user; never a secret.
 	// Default: the logger of the Config given to New, or none.
 	Logger *slog.Logger
+	// Refuse, if set, answers a request whose authentication failed, with
+	// an *occi.Error whose code is Unauthenticated (401), PermissionDenied
+	// (403), Unavailable (503; Retry-After is already set) or Internal
+	// (500), and a message safe for the client; occid passes the OCCI
+	// server's ServeError, so that the answer has the server's error
+	// form. Nil answers with a short text/plain body.
+	Refuse func(w http.ResponseWriter, r *http.Request, err error)
 }
 
 // annotator is implemented by authenticators that add to the context of
@@ -62,7 +69,7 @@ func Middleware(chain *Chain, next http.Handler, opts MiddlewareOptions) http.Ha
 		}
 		id, a, err := chain.authenticate(r)
 		if err != nil {
-			fail(w, r, err, challenges, logger)
+			fail(w, r, err, challenges, logger, opts.Refuse)
 			return
 		}
 		ctx := occi.WithIdentity(r.Context(), id)
@@ -78,18 +85,23 @@ func Middleware(chain *Chain, next http.Handler, opts MiddlewareOptions) http.Ha
 	})
 }
 
-// fail answers a request whose authentication failed.
-func fail(w http.ResponseWriter, r *http.Request, err error, challenges []string, logger *slog.Logger) {
+// fail answers a request whose authentication failed, through refuse if
+// it is set.
+func fail(w http.ResponseWriter, r *http.Request, err error, challenges []string, logger *slog.Logger,
+	refuse func(http.ResponseWriter, *http.Request, error)) {
 	code := occi.ErrorCode(err)
 	msg := occi.ErrorMessage(err)
 	status := http.StatusUnauthorized
 	switch {
 	case errors.Is(err, ErrNoCredentials) || code == occi.Unauthenticated:
+		code = occi.Unauthenticated
 		if msg == "" || msg == "internal error" {
 			msg = "authentication required"
 		}
-		for _, c := range challenges {
-			w.Header().Add("WWW-Authenticate", c)
+		if refuse == nil {
+			for _, c := range challenges {
+				w.Header().Add("WWW-Authenticate", c)
+			}
 		}
 	case code == occi.Unavailable:
 		status = http.StatusServiceUnavailable
@@ -98,6 +110,7 @@ func fail(w http.ResponseWriter, r *http.Request, err error, challenges []string
 		status = http.StatusForbidden
 	default:
 		status = http.StatusInternalServerError
+		code = occi.Internal
 		msg = "internal error"
 	}
 	attrs := []any{"method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr, "status", status, "reason", msg}
@@ -109,6 +122,10 @@ func fail(w http.ResponseWriter, r *http.Request, err error, challenges []string
 		logger.Warn("auth: cannot authenticate", attrs...)
 	} else {
 		logger.Info("auth: authentication failed", attrs...)
+	}
+	if refuse != nil {
+		refuse(w, r, occi.Errorf(code, "%s", msg))
+		return
 	}
 	w.Header().Set("X-OCCI-Error", msg)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -213,6 +213,21 @@ type exchange struct {
 
 // ServeHTTP serves one request; see the package documentation.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.serve(w, r, nil)
+}
+
+// ServeError answers r with err as the Server answers any failed request:
+// its status from the code table, X-OCCI-Error and Occid-Error-Code, a body
+// in the media type the request accepts (the default one if none), an
+// X-Request-Id, WWW-Authenticate on 401 (Options.Challenges), the request
+// log line and metrics. A handler in front of the Server (authentication)
+// calls it to refuse a request the way the Server would.
+func (s *Server) ServeError(w http.ResponseWriter, r *http.Request, err error) {
+	s.serve(w, r, err)
+}
+
+// serve answers r: with refusal, when it is not nil, else by the protocol.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, refusal error) {
 	start := time.Now()
 	x := &exchange{
 		s:     s,
@@ -245,6 +260,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := x.w.Header()
 	s.CommonHeaders(h)
 	h.Set("X-Request-Id", x.id)
+	if refusal != nil {
+		x.base = s.base(r)
+		accept := strings.Join(r.Header.Values("Accept"), ", ")
+		if countRanges("Accept", accept) == nil {
+			x.codec, x.mediaType, _ = x.negotiate(accept) // none: failNamed takes the default
+		}
+		x.fail(refusal)
+		return
+	}
 	switch r.URL.Path {
 	case "/healthz":
 		x.serveHealth(nil)

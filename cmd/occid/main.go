@@ -221,7 +221,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if _, ok := drv.(*openstackbackend.Driver); ok && c.KeystoneURL != "" {
 		h = keystonePassThrough(h)
 	}
-	h = auth.Middleware(chain, h, auth.MiddlewareOptions{Public: publicPaths, Logger: m.logger})
+	h = auth.Middleware(chain, h, auth.MiddlewareOptions{Public: publicPaths, Logger: m.logger, Refuse: handler.ServeError})
 	h = withCommonHeaders(handler, h)
 	var tlsConfig *tls.Config
 	if c.TLSCert != "" {

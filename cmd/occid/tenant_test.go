@@ -705,8 +705,35 @@ func TestAuthentication(t *testing.T) {
 			if got := r.header.Get("Accept"); !strings.Contains(got, "application/occi+json") {
 				t.Errorf("got Accept %q on a 401, want the offered media types", got)
 			}
+			// The server's error form: a request id, the error code, the
+			// body in the default rendering.
+			if r.header.Get("X-Request-Id") == "" || r.header.Get("Occid-Error-Code") != "Unauthenticated" {
+				t.Errorf("got X-Request-Id %q Occid-Error-Code %q on a 401, want an id and Unauthenticated",
+					r.header.Get("X-Request-Id"), r.header.Get("Occid-Error-Code"))
+			}
 		})
 	}
+
+	t.Run("401 in the negotiated rendering", func(t *testing.T) {
+		h := http.Header{"X-Auth-Token": {"not-a-token"}, "Accept": {"application/occi+json"}}
+		r := do(t, "GET", base+"/-/", h, "")
+		mustStatus(t, r, 401)
+		if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/occi+json") {
+			t.Errorf("Content-Type of a 401 asked for as JSON: %q", ct)
+		}
+		var body struct{ Code, Message string }
+		if err := json.Unmarshal([]byte(r.body), &body); err != nil || body.Message != r.header.Get("X-OCCI-Error") {
+			t.Errorf("JSON body of a 401: %q (%v), want the message of X-OCCI-Error %q", r.body, err, r.header.Get("X-OCCI-Error"))
+		}
+		// And the request has its line in the request log (written in
+		// the background).
+		id := r.header.Get("X-Request-Id")
+		for deadline := time.Now().Add(5 * time.Second); !strings.Contains(logs.String(), "request_id="+id); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no request log line with the 401's request id %s", id)
+			}
+		}
+	})
 
 	t.Run("403 for what the caller sees but may not change", func(t *testing.T) {
 		md := medias[0]
