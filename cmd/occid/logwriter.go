@@ -53,6 +53,13 @@ func (l *logWriter) Write(p []byte) (int, error) {
 	for len(l.queue) > maxQueued && !l.closed {
 		l.cond.Wait()
 	}
+	if l.closed {
+		// Closed while this line waited for room: run may have written
+		// its last batch already, so nothing would take the line out of
+		// the queue.
+		l.mu.Unlock()
+		return l.w.Write(p)
+	}
 	l.queue = append(l.queue, p...)
 	l.cond.Broadcast()
 	l.mu.Unlock()
