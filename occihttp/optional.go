@@ -44,15 +44,38 @@ type DiscoveryVersioner interface {
 	DiscoveryVersion(ctx context.Context) (string, error)
 }
 
-// maxCachedDiscoveries bounds the renderings the query interface cache
-// holds (versions differ per user when users have tags of their own); when
-// it is full it starts afresh.
-const maxCachedDiscoveries = 128
+// Bounds of the query interface cache (versions differ per user when users
+// have tags of their own, and every base URL, so every Host a client
+// sends, has its own rendering): it starts afresh when it holds
+// maxCachedDiscoveries renderings or maxCachedDiscoveryBytes bytes (keys,
+// headers and bodies, see renderingSize), and a rendering over
+// maxCachedDiscovery bytes is not kept.
+const (
+	maxCachedDiscoveries    = 128
+	maxCachedDiscoveryBytes = 16 << 20
+	maxCachedDiscovery      = 1 << 20
+)
+
+// renderingSize is the memory a kept rendering holds, near enough: its key,
+// its headers and its body. Keys and headers count as much as bodies: a
+// base URL made of a client's Host is in all three (and a text/occi
+// rendering is all headers).
+func renderingSize(key int, h http.Header, body []byte) int {
+	n := key + len(body)
+	for k, vs := range h {
+		n += len(k)
+		for _, v := range vs {
+			n += len(v)
+		}
+	}
+	return n
+}
 
 // renderCache holds finished responses (headers and body) by key.
 type renderCache struct {
-	mu sync.RWMutex
-	m  map[discoveryKey]*cachedReply
+	mu    sync.RWMutex
+	m     map[discoveryKey]*cachedReply
+	bytes int
 }
 
 // discoveryKey names a rendering of the query interface: the service's
@@ -65,6 +88,7 @@ type discoveryKey struct {
 type cachedReply struct {
 	header http.Header
 	body   []byte
+	size   int // see renderingSize
 }
 
 func (c *renderCache) get(key discoveryKey) *cachedReply {
@@ -74,12 +98,20 @@ func (c *renderCache) get(key discoveryKey) *cachedReply {
 }
 
 func (c *renderCache) put(key discoveryKey, r *cachedReply) {
+	r.size = renderingSize(len(key.version)+len(key.mediaType)+len(key.announced)+len(key.base), r.header, r.body)
+	if r.size > maxCachedDiscovery {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= maxCachedDiscoveries {
-		c.m = map[discoveryKey]*cachedReply{}
+	if c.m == nil || len(c.m) >= maxCachedDiscoveries || c.bytes+r.size > maxCachedDiscoveryBytes {
+		c.m, c.bytes = map[discoveryKey]*cachedReply{}, 0
+	}
+	if old := c.m[key]; old != nil {
+		c.bytes -= old.size
 	}
 	c.m[key] = r
+	c.bytes += r.size
 }
 
 // replyDiscovery answers GET /-/ without a filter: from the cache when the
@@ -194,12 +226,13 @@ type EntityVersioner interface {
 }
 
 // Bounds of the entity rendering cache: it starts afresh when it holds
-// maxCachedEntities renderings or maxCachedEntityBytes bytes of bodies, and
-// bodies over maxCachedEntityBody bytes are not kept.
+// maxCachedEntities renderings or maxCachedEntityBytes bytes (keys, headers
+// and bodies, see renderingSize), and a rendering over maxCachedEntity
+// bytes is not kept.
 const (
 	maxCachedEntities    = 8192
 	maxCachedEntityBytes = 32 << 20
-	maxCachedEntityBody  = 256 << 10
+	maxCachedEntity      = 256 << 10
 )
 
 // entityCache holds renderings of entities within the bounds above, each
@@ -214,6 +247,7 @@ type cachedEntity struct {
 	token  string
 	header http.Header // every response header but X-Request-Id
 	body   []byte
+	size   int // see renderingSize
 }
 
 // get returns the rendering kept under key if it was made under token.
@@ -228,19 +262,20 @@ func (c *entityCache) get(key, token string) *cachedEntity {
 }
 
 func (c *entityCache) put(key string, e *cachedEntity) {
-	if len(e.body) > maxCachedEntityBody {
+	e.size = renderingSize(len(key)+len(e.token), e.header, e.body)
+	if e.size > maxCachedEntity {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= maxCachedEntities || c.bytes+len(e.body) > maxCachedEntityBytes {
+	if c.m == nil || len(c.m) >= maxCachedEntities || c.bytes+e.size > maxCachedEntityBytes {
 		c.m, c.bytes = map[string]*cachedEntity{}, 0
 	}
 	if old := c.m[key]; old != nil {
-		c.bytes -= len(old.body)
+		c.bytes -= old.size
 	}
 	c.m[key] = e
-	c.bytes += len(e.body)
+	c.bytes += e.size
 }
 
 // entityCacheKey names a rendering: the path, the response's media types

@@ -162,3 +162,51 @@ func TestDiscoveryCache(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderCachesAreBoundedInBytes checks that the entity and discovery
+// rendering caches count what a rendering holds in its key and headers as
+// well as its body: a client choosing long Host values (which go into the
+// key, into Content-Location and, in text/occi, into every header) must
+// not grow them past their bounds.
+func TestRenderCachesAreBoundedInBytes(t *testing.T) {
+	host := strings.Repeat("h", 100<<10)
+	header := func(i int) http.Header {
+		return http.Header{"Content-Location": {fmt.Sprintf("http://%d.%s/compute/c1", i, host)}, "Content-Type": {"text/occi"}}
+	}
+	t.Run("entities", func(t *testing.T) {
+		var c entityCache
+		for i := range 1000 {
+			c.put(fmt.Sprintf("/compute/c1\x00text/occi\x00\x00http://%d.%s", i, host), &cachedEntity{token: "t", header: header(i), body: []byte("OK\n")})
+		}
+		if total := cacheBytes(c.m, func(e *cachedEntity) int { return e.size }); c.bytes != total || total > maxCachedEntityBytes || len(c.m) == 0 {
+			t.Errorf("entity cache: %d renderings of %d bytes (counted %d), want at least one and at most %d bytes", len(c.m), total, c.bytes, maxCachedEntityBytes)
+		}
+		c.put("big", &cachedEntity{token: "t", header: http.Header{"Link": {strings.Repeat("l", maxCachedEntity)}}, body: []byte("OK\n")})
+		if c.m["big"] != nil {
+			t.Error("a rendering of headers larger than the per-rendering bound was kept")
+		}
+	})
+	t.Run("discovery", func(t *testing.T) {
+		var c renderCache
+		body := []byte(strings.Repeat("Category: x; location=\"http://"+host+"/x/\"\n", 3))
+		for i := range 200 {
+			c.put(discoveryKey{version: "1/alice", mediaType: "text/plain", base: fmt.Sprintf("http://%d.%s", i, host)}, &cachedReply{header: header(i), body: body})
+		}
+		if total := cacheBytes(c.m, func(r *cachedReply) int { return r.size }); c.bytes != total || total > maxCachedDiscoveryBytes || len(c.m) == 0 {
+			t.Errorf("discovery cache: %d renderings of %d bytes (counted %d), want at least one and at most %d bytes", len(c.m), total, c.bytes, maxCachedDiscoveryBytes)
+		}
+		c.put(discoveryKey{base: "big"}, &cachedReply{body: make([]byte, maxCachedDiscovery+1)})
+		if c.m[discoveryKey{base: "big"}] != nil {
+			t.Error("a rendering larger than the per-rendering bound was kept")
+		}
+	})
+}
+
+// cacheBytes adds up the sizes of a cache's renderings.
+func cacheBytes[K comparable, V any](m map[K]V, size func(V) int) int {
+	n := 0
+	for _, v := range m {
+		n += size(v)
+	}
+	return n
+}

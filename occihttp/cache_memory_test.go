@@ -1,0 +1,83 @@
+package occihttp_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/occid/occi/backend/simbackend"
+)
+
+// TestEntityCacheMemoryWithLongHosts checks that GETs of one entity with
+// ever new, long Host values do not grow the server's memory: the base URL
+// made of the Host is in the cache key, in Content-Location and, in
+// text/occi, in every header of the rendering, and the cache's bound
+// counts them all. (Counting bodies alone, it grew by over 240 MiB here.)
+func TestEntityCacheMemoryWithLongHosts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "occid.db")
+	drv, err := simbackend.Open(simbackend.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer drv.Close()
+	a := startCacheNode(t, path, drv)
+	if r := a.do(t, "PUT", "/compute/c1", "alice", "text/plain", "text/plain", computeKindLine); r.status != 201 {
+		t.Fatalf("create %d %s", r.status, r.body)
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	before := heap()
+	const n, hostLen = 400, 200 << 10
+	for i := 0; i < n; i++ {
+		host := fmt.Sprintf("h%d.", i) + strings.Repeat("a", hostLen)
+		r := a.do(t, "GET", "/compute/c1", "alice", "text/occi", "", "", "Host", host)
+		if r.status != 200 || len(r.body) > 16 {
+			t.Fatalf("GET %d: %d body %d bytes", i, r.status, len(r.body))
+		}
+	}
+	grown := int64(heap()) - int64(before)
+	t.Logf("heap grew by %d MiB after %d text/occi GETs with %d KiB Hosts", grown>>20, n, hostLen>>10)
+	if grown > 48<<20 {
+		t.Fatalf("heap grew by %d MiB: the entity cache (bounded at 32 MiB of bodies) keeps header-only renderings without counting them", grown>>20)
+	}
+}
+
+// TestDiscoveryCacheMemoryWithLongHosts checks the same of GET /-/, whose
+// rendering repeats the base URL once per location. (Bounded by count
+// alone, the cache grew by about 200 MiB here.)
+func TestDiscoveryCacheMemoryWithLongHosts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "occid.db")
+	drv, err := simbackend.Open(simbackend.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer drv.Close()
+	a := startCacheNode(t, path, drv)
+	heap := func() uint64 {
+		runtime.GC()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	before := heap()
+	const n, hostLen = 100, 100 << 10
+	for i := 0; i < n; i++ {
+		host := fmt.Sprintf("h%d.", i) + strings.Repeat("a", hostLen)
+		if r := a.do(t, "GET", "/-/", "alice", "text/plain", "", "", "Host", host); r.status != 200 {
+			t.Fatalf("GET %d: %d", i, r.status)
+		}
+	}
+	grown := int64(heap()) - int64(before)
+	t.Logf("heap grew by %d MiB after %d GET /-/ with %d KiB Hosts", grown>>20, n, hostLen>>10)
+	if grown > 64<<20 {
+		t.Fatalf("heap grew by %d MiB: the discovery cache keeps every rendering for a new Host, whatever its size", grown>>20)
+	}
+}
