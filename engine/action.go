@@ -147,6 +147,7 @@ func (e *Engine) invokeLocked(ctx context.Context, ent *occi.Entity, inv *occi.A
 		}
 	}
 	e.markObserved(cur.Location)
+	e.observeLinks(ctx, cur)
 	p, err := e.present(ctx, cur)
 	if err != nil {
 		return nil, err
@@ -410,4 +411,35 @@ func (e *Engine) InvokeAll(ctx context.Context, collection string, inv *occi.Act
 		}
 	}
 	return out, nil
+}
+
+// observeLinks observes again, after an action on the resource res, the
+// links from it that the driver makes real, and stores what changed: a
+// link's state follows its resource's (a network interface of a compute
+// that started is active). It is best effort: a link the driver cannot
+// observe now, or that changed meanwhile, is observed again when it is
+// next read.
+func (e *Engine) observeLinks(ctx context.Context, res *occi.Entity) {
+	if e.model.IsLink(res.Kind) {
+		return
+	}
+	links, err := e.store.List(ctx, store.Query{Source: res.Location, Owner: res.Owner})
+	if err != nil {
+		return
+	}
+	for _, l := range links {
+		if !e.driven(l.Kind) {
+			continue
+		}
+		obs, err := e.drv.Observe(ctx, l)
+		if err != nil || obs.Gone {
+			continue
+		}
+		if e.applyObservation(l, obs) {
+			if err := e.store.Write(ctx, store.Mutation{Put: l, Expect: l.Revision}); err != nil {
+				continue
+			}
+		}
+		e.markObserved(l.Location)
+	}
 }

@@ -891,3 +891,40 @@ func TestSettlingLeavesCreatesInFlight(t *testing.T) {
 		t.Errorf("pending notes left: %v", keys)
 	}
 }
+
+// TestLinkStateFollowsActions checks that an action on a compute brings
+// the state of its network interface along: active once the compute runs
+// on an active network, inactive once it stops, both in the action's
+// answer and in a later read of the link.
+func TestLinkStateFollowsActions(t *testing.T) {
+	sim, err := simbackend.Open(simbackend.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	eng, err := engine.New(engine.Config{Store: memstore.New(), Driver: sim, ObserveInterval: time.Hour})
+	mustOK(t, err)
+	defer eng.Close()
+	_, err = eng.Create(ctx, "/network/", &occi.Entity{Kind: infra.Network, ID: "net1"})
+	mustOK(t, err)
+	_, err = eng.Invoke(ctx, "/network/net1", &occi.ActionInvocation{Action: infra.ActionUp})
+	mustOK(t, err)
+	_, err = eng.Create(ctx, "/compute/", &occi.Entity{Kind: infra.Compute, ID: "vm1",
+		Links: []*occi.Entity{{ID: "nic1", Kind: infra.NetworkInterface, Target: "/network/net1"}}})
+	mustOK(t, err)
+	for _, step := range []struct {
+		action occi.CategoryID
+		want   string
+	}{{infra.ActionStart, "active"}, {infra.ActionStop, "inactive"}} {
+		res, err := eng.Invoke(ctx, "/compute/vm1", &occi.ActionInvocation{Action: step.action})
+		mustOK(t, err)
+		if len(res.Entity.Links) != 1 || res.Entity.Links[0].Attributes["occi.networkinterface.state"] != step.want {
+			t.Errorf("after %s, the link in the answer: %v, want state %s", step.action.Term, res.Entity.Links, step.want)
+		}
+		l, err := eng.Get(ctx, "/networkinterface/nic1")
+		mustOK(t, err)
+		if got := l.Attributes["occi.networkinterface.state"]; got != step.want {
+			t.Errorf("after %s, GET of the link: state %v, want %s", step.action.Term, got, step.want)
+		}
+	}
+}

@@ -336,7 +336,9 @@ func (s *Server) finish(x *exchange, d time.Duration) {
 	switch {
 	case x.shed:
 		level = slog.LevelWarn
-	case status >= 500:
+	case status >= 500 && status != http.StatusNotImplemented:
+		// 501 answers what a client asked for (a newer OCCI, say): not
+		// a failure of the server.
 		level = slog.LevelError
 	}
 	s.log.LogAttrs(context.Background(), level, "request", attrs...)
