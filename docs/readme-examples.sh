@@ -56,6 +56,8 @@ h "### Get"
 ex "" 'curl -s "$C"'
 ex "The same in \`text/occi\` (the rendering travels in headers, the body is \`OK\`):" \
 'curl -si "$C" -H '"'"'Accept: text/occi'"'"''
+ex "A create in \`text/occi\`: the kind and the mixins in one \`Category\` header, comma-separated, the attributes in \`X-OCCI-Attribute\`, no body:" \
+"curl -si -X POST http://127.0.0.1:8080/compute/ -H 'Content-Type: text/occi' -H 'Accept: text/occi' -H 'Category: compute; scheme=\"http://schemas.ogf.org/occi/infrastructure#\"; class=\"kind\", debian-12; scheme=\"http://occid.local/occi/os_tpl#\"; class=\"mixin\"' -H 'X-OCCI-Attribute: occi.core.title=\"web-02\", occi.compute.cores=2'"
 
 h "### Update"
 ex "A partial update (\`POST\` to the entity) changes only what it names and answers the full rendering; here the title:" \
