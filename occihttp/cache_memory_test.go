@@ -6,8 +6,6 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-
-	"github.com/occid/occi/backend/simbackend"
 )
 
 // TestEntityCacheMemoryWithLongHosts checks that GETs of one entity with
@@ -17,23 +15,12 @@ import (
 // counts them all. (Counting bodies alone, it grew by about 120 MiB here.)
 func TestEntityCacheMemoryWithLongHosts(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "occid.db")
-	drv, err := simbackend.Open(simbackend.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer drv.Close()
+	drv := openSim(t)
 	a := startCacheNode(t, path, drv)
 	if r := a.do(t, "PUT", "/compute/c1", "alice", "text/plain", "text/plain", computeKindLine); r.status != 201 {
 		t.Fatalf("create %d %s", r.status, r.body)
 	}
-	heap := func() uint64 {
-		runtime.GC()
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		return ms.HeapAlloc
-	}
-	before := heap()
+	before := liveHeap()
 	const n, hostLen = 200, 200 << 10
 	for i := 0; i < n; i++ {
 		host := fmt.Sprintf("h%d.", i) + strings.Repeat("a", hostLen)
@@ -42,7 +29,7 @@ func TestEntityCacheMemoryWithLongHosts(t *testing.T) {
 			t.Fatalf("GET %d: %d body %d bytes", i, r.status, len(r.body))
 		}
 	}
-	grown := int64(heap()) - int64(before)
+	grown := int64(liveHeap()) - int64(before)
 	t.Logf("heap grew by %d MiB after %d text/occi GETs with %d KiB Hosts", grown>>20, n, hostLen>>10)
 	if grown > 48<<20 {
 		t.Fatalf("heap grew by %d MiB: the entity cache (bounded at 32 MiB of bodies) keeps header-only renderings without counting them", grown>>20)
@@ -54,20 +41,9 @@ func TestEntityCacheMemoryWithLongHosts(t *testing.T) {
 // alone, the cache grew by about 120 MiB here.)
 func TestDiscoveryCacheMemoryWithLongHosts(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "occid.db")
-	drv, err := simbackend.Open(simbackend.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer drv.Close()
+	drv := openSim(t)
 	a := startCacheNode(t, path, drv)
-	heap := func() uint64 {
-		runtime.GC()
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		return ms.HeapAlloc
-	}
-	before := heap()
+	before := liveHeap()
 	const n, hostLen = 60, 100 << 10
 	for i := 0; i < n; i++ {
 		host := fmt.Sprintf("h%d.", i) + strings.Repeat("a", hostLen)
@@ -75,9 +51,18 @@ func TestDiscoveryCacheMemoryWithLongHosts(t *testing.T) {
 			t.Fatalf("GET %d: %d", i, r.status)
 		}
 	}
-	grown := int64(heap()) - int64(before)
+	grown := int64(liveHeap()) - int64(before)
 	t.Logf("heap grew by %d MiB after %d GET /-/ with %d KiB Hosts", grown>>20, n, hostLen>>10)
 	if grown > 64<<20 {
 		t.Fatalf("heap grew by %d MiB: the discovery cache keeps every rendering for a new Host, whatever its size", grown>>20)
 	}
+}
+
+// liveHeap returns the bytes of heap in use after a full collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
 }

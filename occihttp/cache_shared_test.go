@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -14,11 +13,8 @@ import (
 
 	"github.com/occid/occi"
 	"github.com/occid/occi/backend"
-	"github.com/occid/occi/backend/simbackend"
 	"github.com/occid/occi/engine"
 	"github.com/occid/occi/occihttp"
-	"github.com/occid/occi/render"
-	"github.com/occid/occi/store/sqlitestore"
 )
 
 const computeKindLine = `Category: compute; scheme="http://schemas.ogf.org/occi/infrastructure#"; class="kind"` + "\n"
@@ -41,11 +37,7 @@ func titleOf(t *testing.T, a answer) string {
 // locations follow each request's Host.
 func TestCacheDiscoveryAcrossNodesAndUsers(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "occid.db")
-	drv, err := simbackend.Open(simbackend.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer drv.Close()
+	drv := openSim(t)
 	a := startCacheNode(t, path, drv)
 	b := startCacheNode(t, path, drv)
 	const plain = "text/plain"
@@ -108,11 +100,7 @@ func TestCacheDiscoveryAcrossNodesAndUsers(t *testing.T) {
 // is never answered with the rendering cached for the first one.
 func TestCacheRecreatedEntity(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "occid.db")
-	drv, err := simbackend.Open(simbackend.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer drv.Close()
+	drv := openSim(t)
 	a := startCacheNode(t, path, drv)
 	b := startCacheNode(t, path, drv)
 	const plain = "text/plain"
@@ -161,25 +149,11 @@ type noWatch struct{ backend.Driver }
 // reports is shown by the first GET once the observe interval has passed,
 // even though the entity's rendering was cached.
 func TestCacheObserveInterval(t *testing.T) {
-	drv, err := simbackend.Open(simbackend.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer drv.Close()
-	st, err := sqlitestore.Open(filepath.Join(t.TempDir(), "occid.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	drv := openSim(t)
 	const interval = 150 * time.Millisecond
-	e, err := engine.New(engine.Config{Store: st, Driver: noWatch{drv}, ObserveInterval: interval})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	srv := httptest.NewServer(withTestIdentity(occihttp.NewServer(e, occihttp.Options{Negotiator: render.NewNegotiator(codecs()...)})))
-	defer srv.Close()
-	n := &cacheNode{url: srv.URL}
+	e := cacheEngine(t, filepath.Join(t.TempDir(), "occid.db"), noWatch{drv}, func(c *engine.Config) { c.ObserveInterval = interval })
+	url, _ := serveCache(t, e, nil)
+	n := &cacheNode{url: url}
 	const plain = "text/plain"
 	if r := n.do(t, "PUT", "/compute/obs", "alice", plain, plain, computeKindLine); r.status != http.StatusCreated {
 		t.Fatalf("create: %d %s", r.status, r.body)
@@ -217,11 +191,7 @@ func TestCacheObserveInterval(t *testing.T) {
 // after a write returned shows that write or a later one, never older.
 func TestCacheHammer(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "occid.db")
-	drv, err := simbackend.Open(simbackend.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer drv.Close()
+	drv := openSim(t)
 	a := startCacheNode(t, path, drv)
 	b := startCacheNode(t, path, drv)
 	const plain = "text/plain"
@@ -295,31 +265,15 @@ func TestCacheHammer(t *testing.T) {
 // Content-Location of its own request's X-Forwarded-Proto and -Host, and
 // the Content-Length of its own body.
 func TestCacheForwardedBase(t *testing.T) {
-	drv, err := simbackend.Open(simbackend.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer drv.Close()
-	st, err := sqlitestore.Open(filepath.Join(t.TempDir(), "occid.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	e, err := engine.New(engine.Config{Store: st, Driver: drv})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	srv := httptest.NewServer(withTestIdentity(occihttp.NewServer(e, occihttp.Options{
-		Negotiator: render.NewNegotiator(codecs()...), TrustProxy: true,
-	})))
-	defer srv.Close()
-	n := &cacheNode{url: srv.URL}
+	drv := openSim(t)
+	e := cacheEngine(t, filepath.Join(t.TempDir(), "occid.db"), drv, nil)
+	url, _ := serveCache(t, e, func(o *occihttp.Options) { o.TrustProxy = true })
+	n := &cacheNode{url: url}
 	const plain = "text/plain"
 	if r := n.do(t, "PUT", "/compute/fw", "alice", plain, plain, computeKindLine); r.status != http.StatusCreated {
 		t.Fatalf("create: %d %s", r.status, r.body)
 	}
-	host := strings.TrimPrefix(srv.URL, "http://")
+	host := strings.TrimPrefix(url, "http://")
 	cases := []struct{ proto, fhost, want string }{
 		{"", "", "http://" + host},
 		{"https", "one.example", "https://one.example"},
@@ -368,26 +322,10 @@ type plainService struct{ occi.Service }
 // does for /-/ when the service has no DiscoveryVersioner.
 func TestCacheDiscoveryAlias(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "occid.db")
-	drv, err := simbackend.Open(simbackend.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer drv.Close()
-	st, err := sqlitestore.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	e, err := engine.New(engine.Config{Store: st, Driver: drv})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	opt := occihttp.Options{Negotiator: render.NewNegotiator(codecs()...)}
-	cached := httptest.NewServer(withTestIdentity(occihttp.NewServer(e, opt)))
-	defer cached.Close()
-	plain := httptest.NewServer(withTestIdentity(occihttp.NewServer(plainService{e}, opt)))
-	defer plain.Close()
+	drv := openSim(t)
+	e := cacheEngine(t, path, drv, nil)
+	cachedURL, _ := serveCache(t, e, nil)
+	plainURL, _ := serveCache(t, plainService{e}, nil)
 	get := func(url string) *http.Response {
 		t.Helper()
 		req, _ := http.NewRequest("GET", url+"/-/", nil)
@@ -400,12 +338,12 @@ func TestCacheDiscoveryAlias(t *testing.T) {
 		resp.Body.Close()
 		return resp
 	}
-	want := get(plain.URL).Header.Get("Content-Type")
+	want := get(plainURL).Header.Get("Content-Type")
 	if !strings.HasPrefix(want, "application/json") {
 		t.Fatalf("without cache: Content-Type %q", want)
 	}
 	for i := 0; i < 2; i++ { // a miss, then a hit
-		if got := get(cached.URL).Header.Get("Content-Type"); got != want {
+		if got := get(cachedURL).Header.Get("Content-Type"); got != want {
 			t.Errorf("GET /-/ #%d with Accept: application/json: Content-Type %q, without the cache %q", i+1, got, want)
 		}
 	}
@@ -426,11 +364,7 @@ func tagDef(term, title, loc string) string {
 // other process shows next, in its query interface and at its location.
 func TestCacheTagRedefinedElsewhere(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "occid.db")
-	drv, err := simbackend.Open(simbackend.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer drv.Close()
+	drv := openSim(t)
 	a := startCacheNode(t, path, drv)
 	b := startCacheNode(t, path, drv)
 	const plain = "text/plain"

@@ -11,6 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/occid/occi"
+	"github.com/occid/occi/backend"
 	"github.com/occid/occi/backend/simbackend"
 	"github.com/occid/occi/engine"
 	"github.com/occid/occi/occihttp"
@@ -29,24 +31,59 @@ type cacheNode struct {
 // is the backend both talk to.
 func startCacheNode(t *testing.T, path string, drv *simbackend.Driver) *cacheNode {
 	t.Helper()
+	url, reg := serveCache(t, cacheEngine(t, path, drv, nil), nil)
+	return &cacheNode{url: url, reg: reg}
+}
+
+// openSim opens a simulator that is closed at the end of the test.
+func openSim(t *testing.T) *simbackend.Driver {
+	t.Helper()
+	drv, err := simbackend.Open(simbackend.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { drv.Close() })
+	return drv
+}
+
+// cacheEngine opens the SQLite file at path and an engine over it and drv,
+// both closed at the end of the test; cfg, if not nil, adjusts the
+// engine's configuration.
+func cacheEngine(t *testing.T, path string, drv backend.Driver, cfg func(*engine.Config)) *engine.Engine {
+	t.Helper()
 	st, err := sqlitestore.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := engine.New(engine.Config{Store: st, Driver: drv})
+	c := engine.Config{Store: st, Driver: drv}
+	if cfg != nil {
+		cfg(&c)
+	}
+	e, err := engine.New(c)
 	if err != nil {
+		st.Close()
 		t.Fatal(err)
 	}
-	reg := prometheus.NewRegistry()
-	srv := httptest.NewServer(withTestIdentity(occihttp.NewServer(e, occihttp.Options{
-		Negotiator: render.NewNegotiator(codecs()...), Registry: reg,
-	})))
 	t.Cleanup(func() {
-		srv.Close()
 		e.Close()
 		st.Close()
 	})
-	return &cacheNode{url: srv.URL, reg: reg}
+	return e
+}
+
+// serveCache starts a test server for svc with the tests' codecs and its
+// own metrics registry, closed at the end of the test; opts, if not nil,
+// adjusts the server's options.
+func serveCache(t *testing.T, svc occi.Service, opts func(*occihttp.Options)) (string, *prometheus.Registry) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	o := occihttp.Options{Negotiator: render.NewNegotiator(codecs()...), Registry: reg}
+	if opts != nil {
+		opts(&o)
+	}
+	srv := httptest.NewServer(withTestIdentity(occihttp.NewServer(svc, o)))
+	t.Cleanup(srv.Close)
+	return srv.URL, reg
 }
 
 type answer struct {
@@ -98,11 +135,7 @@ func (n *cacheNode) do(t *testing.T, method, path, user, accept, contentType, bo
 // the cache with the same bytes.
 func TestEntityCacheIsNeverStale(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "occid.db")
-	drv, err := simbackend.Open(simbackend.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer drv.Close()
+	drv := openSim(t)
 	a := startCacheNode(t, path, drv)
 	b := startCacheNode(t, path, drv)
 	const plain = "text/plain"
