@@ -510,6 +510,16 @@ func (s *Store) single(ctx context.Context, scan func(pgx.Row) error, query stri
 	}
 	b := &pgx.Batch{}
 	b.Queue(query, args...).QueryRow(scan)
+	s.queueProbe(b)
+	return s.pool.SendBatch(ctx, b).Close()
+}
+
+// queueProbe adds the probe, if one is set, to the end of b; its value
+// goes to probed when the batch's results are read (at Close).
+func (s *Store) queueProbe(b *pgx.Batch) {
+	if s.probe == "" {
+		return
+	}
 	b.Queue(s.probe).QueryRow(func(r pgx.Row) error {
 		var v string
 		if err := r.Scan(&v); err != nil {
@@ -518,7 +528,6 @@ func (s *Store) single(ctx context.Context, scan func(pgx.Row) error, query stri
 		s.probed(v)
 		return nil
 	})
-	return s.pool.SendBatch(ctx, b).Close()
 }
 
 // The statements that write notes. sqlInsertNote creates the note $1 with
@@ -644,19 +653,11 @@ func (s *Store) pipeline(ctx context.Context, muts []store.Mutation, rows []*row
 			fmt.Sprintf("%s does not have revision %d: it was changed concurrently", what, m.Expect),
 			what+" does not exist")
 	}
-	if s.probe != "" {
-		b.Queue(s.probe).QueryRow(func(r pgx.Row) error {
-			var v string
-			if err := r.Scan(&v); err != nil {
-				return err
-			}
-			s.probed(v)
-			return nil
-		})
-	}
+	n := b.Len()
+	s.queueProbe(b)
 	br := s.pool.SendBatch(ctx, b)
 	var first error
-	for range b.Len() - boolInt(s.probe != "") {
+	for range n {
 		if _, err := br.Exec(); err != nil && first == nil {
 			first = err
 		}
@@ -673,14 +674,6 @@ func (s *Store) pipeline(ctx context.Context, muts []store.Mutation, rows []*row
 		}
 	}
 	return nil
-}
-
-// boolInt is 1 for true and 0 for false.
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // missing tells NotFound from Conflict after a conditional statement
