@@ -54,6 +54,7 @@ func TestDeferredSyncSetting(t *testing.T) {
 		{"note create, deferred", deferred, []store.Mutation{{PutNote: &store.Note{Key: "/n/b"}}}, "off"},
 		{"note create after a deferred one", bg, []store.Mutation{{PutNote: &store.Note{Key: "/n/c"}}}, "on"},
 		{"create with a note delete, deferred", deferred, []store.Mutation{put("/compute/f", store.MustNotExist), {DeleteNote: "/n/a", Expect: 1}}, "off"},
+		{"create with a note delete", bg, []store.Mutation{put("/compute/g", store.MustNotExist), {DeleteNote: "/n/c", Expect: 1}}, "on"},
 		{"note update, deferred", deferred, []store.Mutation{{PutNote: &store.Note{Key: "/n/b"}, Expect: 1}}, "off"},
 		{"note delete", bg, []store.Mutation{{DeleteNote: "/n/b"}}, "on"},
 		{"create of a taken location, deferred", deferred, []store.Mutation{put("/compute/a", store.MustNotExist)}, "off"},
