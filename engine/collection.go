@@ -423,6 +423,12 @@ func (e *Engine) ReplaceMembers(ctx context.Context, collection string, location
 // depends on t's, such as an OS template in /os_tpl/): a change of t's
 // direct membership cannot take it out of t's collection.
 func (e *Engine) refuseIndirect(ctx context.Context, t occi.Target, leave func(loc string) bool) error {
+	dependents := slices.ContainsFunc(e.model.Mixins(), func(m *occi.Mixin) bool {
+		return m.ID != t.Category && e.model.DependsOn(m.ID, t.Category)
+	})
+	if !dependents {
+		return nil // every member is a direct one
+	}
 	all, err := e.members(ctx, t)
 	if err != nil {
 		return err
@@ -432,7 +438,7 @@ func (e *Engine) refuseIndirect(ctx context.Context, t occi.Target, leave func(l
 			continue
 		}
 		for _, m := range x.Mixins {
-			if closure, err := e.model.MixinClosure([]occi.CategoryID{m}); err == nil && slices.Contains(closure, t.Category) {
+			if e.model.DependsOn(m, t.Category) {
 				where := m.String()
 				if mx, ok := e.model.Mixin(m); ok && mx.Location != "" {
 					where = mx.Location

@@ -626,7 +626,7 @@ func (e *Engine) commitCreates(ctx context.Context, plans []*createPlan) error {
 			}
 		}
 	}
-	finish, abandon, err := e.beginCreate(ctx, driven)
+	finish, finished, abandon, err := e.beginCreate(ctx, driven)
 	if err != nil {
 		return err
 	}
@@ -693,7 +693,7 @@ func (e *Engine) commitCreates(ctx context.Context, plans []*createPlan) error {
 		}
 		return err
 	}
-	e.untrack(finishedKeys(finish))
+	finished()
 	for _, p := range plans {
 		e.markObserved(p.ent.Location)
 		for _, l := range p.links {
@@ -1215,7 +1215,7 @@ func (e *Engine) change(ctx context.Context, old, in *occi.Entity, mode attrMode
 			driven = append(driven, l)
 		}
 	}
-	finish, abandon, err := e.beginCreate(ctx, driven)
+	finish, finished, abandon, err := e.beginCreate(ctx, driven)
 	if err != nil {
 		return nil, err
 	}
@@ -1244,7 +1244,7 @@ func (e *Engine) change(ctx context.Context, old, in *occi.Entity, mode attrMode
 		}
 		return nil, err
 	}
-	e.untrack(finishedKeys(finish))
+	finished()
 	for _, l := range links {
 		e.markObserved(l.Location)
 	}

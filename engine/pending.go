@@ -183,15 +183,15 @@ func fromJSON(v any) any {
 
 // beginCreate stores a pending record for each of ents. finish holds the
 // mutations that remove them, to be written with the entities, after which
-// the caller calls untrack(finishedKeys(finish)); abandon removes them
-// after a failure. Until one of the two, the records are this process's
-// creations in flight (see track).
-func (e *Engine) beginCreate(ctx context.Context, ents []*occi.Entity) (finish []store.Mutation, abandon func(), err error) {
+// the caller calls finished; abandon removes them after a failure. Until
+// one of the two, the records are this process's creations in flight (see
+// track).
+func (e *Engine) beginCreate(ctx context.Context, ents []*occi.Entity) (finish []store.Mutation, finished, abandon func(), err error) {
 	if len(ents) == 0 {
-		return nil, func() {}, nil
+		return nil, func() {}, func() {}, nil
 	}
 	if err := e.checkLegacyPending(ctx, ents); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	now := time.Now()
 	recs := make([]*store.Note, len(ents))
@@ -200,7 +200,7 @@ func (e *Engine) beginCreate(ctx context.Context, ents []*occi.Entity) (finish [
 	for i, ent := range ents {
 		rec, err := pendingRecord(ent, now)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		recs[i] = rec
 		muts[i] = store.Mutation{PutNote: rec, Expect: store.MustNotExist}
@@ -212,9 +212,9 @@ func (e *Engine) beginCreate(ctx context.Context, ents []*occi.Entity) (finish [
 	if err := e.store.Write(ctx, muts...); err != nil {
 		e.untrack(keys)
 		if occi.ErrorCode(err) == occi.AlreadyExists {
-			return nil, nil, unfinished(ents)
+			return nil, nil, nil, unfinished(ents)
 		}
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	for _, rec := range recs {
 		finish = append(finish, store.Mutation{DeleteNote: rec.Key, Expect: rec.Revision})
@@ -229,7 +229,7 @@ func (e *Engine) beginCreate(ctx context.Context, ents []*occi.Entity) (finish [
 			e.log.Warn("engine: removing pending records failed; they are settled later", "err", err)
 		}
 	}
-	return finish, abandon, nil
+	return finish, func() { e.untrack(keys) }, abandon, nil
 }
 
 func unfinished(ents []*occi.Entity) error {
@@ -363,15 +363,6 @@ func (e *Engine) untrack(keys []string) {
 			delete(e.inflight, k)
 		}
 	}
-}
-
-// finishedKeys returns the keys of the notes that finish deletes.
-func finishedKeys(finish []store.Mutation) []string {
-	keys := make([]string, 0, len(finish))
-	for _, m := range finish {
-		keys = append(keys, m.DeleteNote)
-	}
-	return keys
 }
 
 func (e *Engine) isInflight(key string) bool {
