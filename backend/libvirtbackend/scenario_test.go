@@ -431,7 +431,14 @@ func TestLibvirtdKilledMidAction(t *testing.T) {
 		t.Errorf("Watch: no event within 30s after libvirtd came back")
 	}
 	// The compute works as before: stop it (if the guest is still up) and
-	// start it again.
+	// start it again. A guest still shutting down from the cut-off stop is
+	// waited for first: stopping it could race its own power-off.
+	for i := 0; i < 300 && obs.State == stateActive && obs.Message == "shutting down"; i++ {
+		time.Sleep(100 * time.Millisecond)
+		if obs, err = d.Observe(ctx, c); err != nil {
+			t.Fatalf("Observe while the guest shuts down: %s", fmtErr(d, err))
+		}
+	}
 	if obs.State == stateActive {
 		act(t, d, c, "stop", occi.Attributes{"method": "poweroff"})
 	}
