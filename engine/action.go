@@ -414,11 +414,13 @@ func (e *Engine) InvokeAll(ctx context.Context, collection string, inv *occi.Act
 }
 
 // observeLinks observes again, after an action on the resource res, the
-// links from it that the driver makes real, and stores what changed: a
-// link's state follows its resource's (a network interface of a compute
-// that started is active). It is best effort: a link the driver cannot
+// links from and to it that the driver makes real, and stores what
+// changed: a link's state follows its source's and its target's (a
+// network interface of a compute that started is active; of a network
+// that went down, inactive). It is best effort: a link the driver cannot
 // observe now, or that changed meanwhile, is observed again when it is
-// next read.
+// next read. Links to a compute are not looked for: no infrastructure
+// link targets one, and computes are acted on most often.
 func (e *Engine) observeLinks(ctx context.Context, res *occi.Entity) {
 	if e.model.IsLink(res.Kind) {
 		return
@@ -426,6 +428,13 @@ func (e *Engine) observeLinks(ctx context.Context, res *occi.Entity) {
 	links, err := e.store.List(ctx, store.Query{Source: res.Location, Owner: res.Owner})
 	if err != nil {
 		return
+	}
+	if res.Kind != infra.Compute {
+		in, err := e.incomingLinks(ctx, res)
+		if err != nil {
+			return
+		}
+		links = append(links, in...)
 	}
 	for _, l := range links {
 		if !e.driven(l.Kind) {

@@ -928,3 +928,44 @@ func TestLinkStateFollowsActions(t *testing.T) {
 		}
 	}
 }
+
+// TestLinkStateFollowsTargetActions: a link's state follows its target's
+// too. After the network a started compute's interface is on goes down,
+// the interface is inactive in the answer to a read of it, and active
+// again once the network is up.
+func TestLinkStateFollowsTargetActions(t *testing.T) {
+	sim, err := simbackend.Open(simbackend.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	eng, err := engine.New(engine.Config{Store: memstore.New(), Driver: sim, ObserveInterval: time.Hour})
+	mustOK(t, err)
+	defer eng.Close()
+	_, err = eng.Create(ctx, "/network/", &occi.Entity{Kind: infra.Network, ID: "net1"})
+	mustOK(t, err)
+	_, err = eng.Invoke(ctx, "/network/net1", &occi.ActionInvocation{Action: infra.ActionUp})
+	mustOK(t, err)
+	_, err = eng.Create(ctx, "/compute/", &occi.Entity{Kind: infra.Compute, ID: "vm1",
+		Links: []*occi.Entity{{ID: "nic1", Kind: infra.NetworkInterface, Target: "/network/net1"}}})
+	mustOK(t, err)
+	_, err = eng.Invoke(ctx, "/compute/vm1", &occi.ActionInvocation{Action: infra.ActionStart})
+	mustOK(t, err)
+	for _, step := range []struct {
+		action occi.CategoryID
+		want   string
+	}{{infra.ActionDown, "inactive"}, {infra.ActionUp, "active"}} {
+		_, err := eng.Invoke(ctx, "/network/net1", &occi.ActionInvocation{Action: step.action})
+		mustOK(t, err)
+		l, err := eng.Get(ctx, "/networkinterface/nic1")
+		mustOK(t, err)
+		if got := l.Attributes["occi.networkinterface.state"]; got != step.want {
+			t.Errorf("after network %s, GET of the link: state %v, want %s", step.action.Term, got, step.want)
+		}
+		c, err := eng.Get(ctx, "/compute/vm1")
+		mustOK(t, err)
+		if len(c.Links) != 1 || c.Links[0].Attributes["occi.networkinterface.state"] != step.want {
+			t.Errorf("after network %s, the link in GET of the compute: %v, want state %s", step.action.Term, c.Links, step.want)
+		}
+	}
+}
