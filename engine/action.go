@@ -230,6 +230,10 @@ func (e *Engine) recordSave(ctx context.Context, ent *occi.Entity, name, title s
 			e.pendingSaves[id] = true
 			e.tplMu.Unlock()
 			if err := e.model.ReplaceMixin(rec); err != nil {
+				// Nothing may stay behind an error: the record goes again.
+				if derr := e.store.Write(context.WithoutCancel(ctx), store.Mutation{DeleteMixin: id, Expect: store.AnyRevision}); derr != nil {
+					e.log.Warn("engine: removing the record of a save that failed", "template", id, "err", derr)
+				}
 				return occi.Wrap(err, occi.Internal, "registering the saved template")
 			}
 			return nil

@@ -603,11 +603,29 @@ func TestTagDependencies(t *testing.T) {
 	wantCode(t, err, occi.InvalidArgument, "your own tags")
 	_, err = f.eng.DefineMixin(ctx, &occi.Mixin{ID: occi.CategoryID{Term: "z"}, Applies: []occi.CategoryID{{Scheme: "http://example.com/#", Term: "k"}}})
 	wantCode(t, err, occi.NotFound)
-	weird := occi.WithIdentity(context.Background(), occi.Identity{User: "a/b c"})
-	m, err := f.eng.DefineMixin(weird, &occi.Mixin{ID: occi.CategoryID{Term: "t"}})
-	mustOK(t, err)
-	if m.Location != "/users/a%2Fb%20c/tags/t/" {
-		t.Errorf("location for a user name with '/' and ' ': got %q, want it escaped", m.Location)
+	// A user name that is not a plain path segment names its tags by its
+	// bytes in hex: the location reads the same escaped and unescaped, so
+	// a request to it (whose path arrives unescaped) finds the tag.
+	for _, u := range []struct{ name, seg string }{
+		{"a/b c", "~612f622063"}, {"a%2Fb", "~6125324662"}, {"alice#x", "~616c6963652378"},
+		{"..", "~2e2e"}, {"~x", "~7e78"}, {"alice@example.org", "alice@example.org"},
+	} {
+		weird := occi.WithIdentity(context.Background(), occi.Identity{User: u.name})
+		m, err := f.eng.DefineMixin(weird, &occi.Mixin{ID: occi.CategoryID{Term: "t"}})
+		if err != nil {
+			t.Errorf("user %q: defining a tag: %v", u.name, err)
+			continue
+		}
+		if want := "/users/" + u.seg + "/tags/t/"; m.Location != want {
+			t.Errorf("user %q: tag location %q, want %q", u.name, m.Location, want)
+		}
+		tgt, err := f.eng.Resolve(weird, m.Location)
+		if err != nil || tgt.Type != occi.TargetMixinCollection {
+			t.Errorf("user %q: resolving the tag's own location %s: %+v, %v", u.name, m.Location, tgt, err)
+		}
+		if _, err := f.eng.Resolve(bobCtx, m.Location); err == nil {
+			t.Errorf("user %q: bob resolves the tag location %s", u.name, m.Location)
+		}
 	}
 }
 

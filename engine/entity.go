@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -38,9 +39,12 @@ func renderID(seg string) string {
 	return seg
 }
 
-// validSegment checks a client-chosen id: a non-empty URI path segment
-// (unreserved, sub-delims, ':' and '@', or %XX escapes), neither "." nor
-// "..".
+// validSegment checks a client-chosen id: a non-empty URI path segment of
+// unreserved characters, sub-delims other than ',', ':' and '@', neither
+// "." nor "..". A '%' is refused, since an id is its location's last
+// segment as it is and a request path is matched after it is unescaped
+// (an id "%61" would name the location of the id "a"); so is a ',', which
+// a list of locations in a text rendering separates them by.
 func validSegment(seg string) error {
 	if seg == "" {
 		return occi.Errorf(occi.InvalidArgument, "the entity id is empty")
@@ -51,24 +55,18 @@ func validSegment(seg string) error {
 	if len(seg) > 200 {
 		return occi.Errorf(occi.InvalidArgument, "the entity id is longer than 200 characters")
 	}
-	for i := 0; i < len(seg); i++ {
-		c := seg[i]
+	for i, r := range seg {
 		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case strings.IndexByte("-._~!$&'()*+,;=:@", c) >= 0:
-		case c == '%':
-			if i+2 >= len(seg) || !isHex(seg[i+1]) || !isHex(seg[i+2]) {
-				return occi.Errorf(occi.InvalidArgument, "the entity id %q has a '%%' that does not start an escape", seg)
-			}
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case r < utf8.RuneSelf && strings.IndexByte("-._~!$&'()*+;=:@", byte(r)) >= 0:
 		default:
-			return occi.Errorf(occi.InvalidArgument, "the entity id %q contains %q, which is not allowed in a path segment", seg, rune(c))
+			if _, size := utf8.DecodeRuneInString(seg[i:]); r == utf8.RuneError && size == 1 {
+				return occi.Errorf(occi.InvalidArgument, "the entity id %q is not valid UTF-8 at byte %d", seg, i)
+			}
+			return occi.Errorf(occi.InvalidArgument, "the entity id %q contains %q at byte %d: an id may hold letters, digits and -._~!$&'()*+;=:@ only", seg, r, i)
 		}
 	}
 	return nil
-}
-
-func isHex(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
 // getVisible returns the stored entity at location if the caller owns it;

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 
@@ -41,12 +42,12 @@ func FuzzCoerce(f *testing.F) {
 // FuzzEntityPath checks the path rules for client-chosen ids and tag
 // locations: no accepted id or location may contain a path trick.
 func FuzzEntityPath(f *testing.F) {
-	for _, s := range []string{"my-vm", "my.vm", ".", "..", "a/b", "a?b", "a#b", "%2e%2e", "%zz", "x:y@z", "a\x00b", "/users/alice/tags/web/", "/users/alice/tags/../bob/", "/users/alice/tags//x/"} {
+	for _, s := range []string{"my-vm", "my.vm", ".", "..", "a/b", "a?b", "a#b", "%2e%2e", "%zz", "x:y@z", "a\x00b", "/users/alice/tags/web/", "/users/alice/tags/../bob/", "/users/alice/tags//x/", "%61comp", "v,urn:c1", "é☃"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		if validSegment(s) == nil {
-			if s == "." || s == ".." || strings.ContainsAny(s, "/?# \\") || strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			if s == "." || s == ".." || strings.ContainsAny(s, "/?# \\%,") || strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 				t.Fatalf("validSegment accepted %q", s)
 			}
 		}
@@ -57,6 +58,9 @@ func FuzzEntityPath(f *testing.F) {
 			}
 		}
 		_ = idSegment(s)
+		if seg := userSegment(s); seg == "" || seg == "." || seg == ".." || url.PathEscape(seg) != seg {
+			t.Fatalf("userSegment(%q) = %q, not a path segment that reads the same escaped", s, seg)
+		}
 		_ = renderID(s)
 	})
 }

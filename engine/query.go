@@ -2,8 +2,8 @@ package engine
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -171,14 +171,31 @@ func (e *Engine) Discover(ctx context.Context, filter []occi.CategoryID) (*occi.
 	return d, nil
 }
 
+// userSegment returns the path segment that names user u in the locations
+// and schemes of u's tags and saved templates: u itself when it is made of
+// letters, digits and -._@ only (and is not "." or ".."), so it reads the
+// same escaped and unescaped; otherwise '~' and u's bytes in hex, which no
+// name of the first form can be.
+func userSegment(u string) string {
+	plain := u != "" && u != "." && u != ".."
+	for i := 0; plain && i < len(u); i++ {
+		c := u[i]
+		plain = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._@", c) >= 0
+	}
+	if plain {
+		return u
+	}
+	return "~" + hex.EncodeToString([]byte(u))
+}
+
 // UserScheme returns the scheme of the tags of user u.
 func (e *Engine) UserScheme(u string) string {
-	return e.scheme + "users/" + url.PathEscape(u) + "/tags#"
+	return e.scheme + "users/" + userSegment(u) + "/tags#"
 }
 
 // userTagPrefix returns the location under which user u's tags live.
 func userTagPrefix(u string) string {
-	return "/users/" + url.PathEscape(u) + "/tags/"
+	return "/users/" + userSegment(u) + "/tags/"
 }
 
 // DefineMixin creates a tag owned by the caller. Scheme and location may

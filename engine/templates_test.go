@@ -730,3 +730,29 @@ func TestIndirectMembersAreNotSilentlyKept(t *testing.T) {
 		t.Errorf("keeping an indirect member changed it: revision %d -> %d, mixins %v -> %v", before.Revision, after.Revision, before.Mixins, after.Mixins)
 	}
 }
+
+// TestSaveByOddUserNames: a user whose name is not a plain path segment
+// ("..", one with '/', '%' or '#') saves a template like anyone: the
+// template gets a scheme and location of that user's own, is in the
+// user's discovery, and a new compute is made from it.
+func TestSaveByOddUserNames(t *testing.T) {
+	f := newFixture(t, 0, nil, engine.Config{ObserveInterval: -1})
+	p := providerOSTemplate(t, f.eng)
+	for _, name := range []string{"..", "a/b", "a%2Fb", "alice#x"} {
+		uc := occi.WithIdentity(context.Background(), occi.Identity{User: name})
+		c, err := f.eng.Create(uc, "/compute/", &occi.Entity{Kind: infra.Compute, Mixins: []occi.CategoryID{p}})
+		mustOK(t, err)
+		_, err = f.eng.Invoke(uc, c.Location, &occi.ActionInvocation{Action: infra.ActionStart})
+		mustOK(t, err)
+		m := saveAs(t, f.eng, uc, c.Location, "img")
+		if !strings.HasPrefix(m.Location, "/users/~") || !strings.HasPrefix(m.ID.Scheme, engine.DefaultProviderScheme+"users/~") {
+			t.Errorf("user %q: saved template %s at %s, want both under users/~<hex>", name, m.ID, m.Location)
+		}
+		if discovered(t, f.eng, uc, m.ID) == nil {
+			t.Errorf("user %q: the saved template %s is not in the user's discovery", name, m.ID)
+		}
+		if discovered(t, f.eng, ctx, m.ID) != nil {
+			t.Errorf("user %q: the saved template %s is in alice's discovery", name, m.ID)
+		}
+	}
+}
