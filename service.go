@@ -123,8 +123,9 @@ type revisionKey struct{}
 
 // WithExpectedRevision returns a context that asks the next write to the
 // entity (update, put, delete, action) to apply only if its stored Revision
-// is rev; otherwise the operation fails with PreconditionFailed. HTTP sets
-// it from If-Match.
+// is rev, or for rev 0 only if it exists at all; otherwise the operation
+// fails with PreconditionFailed (a PUT then creates nothing). HTTP sets it
+// from If-Match ("*" is rev 0).
 func WithExpectedRevision(ctx context.Context, rev int64) context.Context {
 	return context.WithValue(ctx, revisionKey{}, rev)
 }

@@ -375,6 +375,33 @@ func (e *Engine) tryLock(location string) (func(), bool) {
 	}
 }
 
+// lockLinksOf takes the lock that serialises changes to the set of links
+// whose source is the resource at location (creating one, giving one a
+// storage device id): the count and device checks of checkNewLinks and
+// the write that follows them. It is taken after the entity locks of the
+// operation, and while it is held no entity lock is taken (several links
+// locks only together, in sorted order: lockLinksOfAll), so it cannot
+// deadlock.
+func (e *Engine) lockLinksOf(ctx context.Context, location string) (func(), error) {
+	return e.lock(ctx, linksLockKey(location))
+}
+
+// lockLinksOfAll takes the links locks (lockLinksOf) of the resources at
+// locations, in sorted order.
+func (e *Engine) lockLinksOfAll(ctx context.Context, locations []string) (func(), error) {
+	keys := make([]string, len(locations))
+	for i, l := range locations {
+		keys[i] = linksLockKey(l)
+	}
+	return e.lockAll(ctx, keys)
+}
+
+// linksLockKey is the lock key of the links of the resource at location.
+// No location holds a NUL: the key is apart from every entity lock.
+func linksLockKey(location string) string {
+	return "\x00links " + location
+}
+
 // lockAll takes the locks of locations in sorted order.
 func (e *Engine) lockAll(ctx context.Context, locations []string) (func(), error) {
 	locs := append([]string(nil), locations...)

@@ -91,14 +91,14 @@ func (e *Engine) getVisible(ctx context.Context, location string) (*occi.Entity,
 // expected revision (If-Match) the precondition no longer holds, so
 // PreconditionFailed; without, Conflict. Either way nothing was written.
 func lostRace(ctx context.Context, err error, read *occi.Entity) error {
-	if rev, ok := occi.ExpectedRevision(ctx); ok {
+	if rev, ok := occi.ExpectedRevision(ctx); ok && rev != 0 {
 		return occi.Wrap(err, occi.PreconditionFailed, fmt.Sprintf("%s was changed concurrently and is no longer at revision %d: read it again", read.Location, rev))
 	}
 	return occi.Wrap(err, occi.Conflict, read.Location+" was changed concurrently; read it again and retry")
 }
 
 func checkRevision(ctx context.Context, ent *occi.Entity) error {
-	if rev, ok := occi.ExpectedRevision(ctx); ok && ent.Revision != rev {
+	if rev, ok := occi.ExpectedRevision(ctx); ok && rev != 0 && ent.Revision != rev {
 		return occi.Errorf(occi.PreconditionFailed, "%s is at revision %d, not %d: read it again", ent.Location, ent.Revision, rev)
 	}
 	return nil
@@ -500,6 +500,16 @@ type createPlan struct {
 }
 
 func (e *Engine) create(ctx context.Context, loc, seg string, in *occi.Entity, fresh bool) (*occi.Entity, error) {
+	if e.model.IsLink(in.Kind) && in.Source != "" {
+		// Held until the link is stored, so that links created at once
+		// from one source are checked (checkNewLinks) one after the
+		// other. A Source that names no resource fails in prepareCreate.
+		unlock, err := e.lockLinksOf(ctx, in.Source)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
 	p, err := e.prepareCreate(ctx, loc, seg, in, fresh)
 	if err != nil {
 		return nil, err
@@ -1196,6 +1206,17 @@ func (e *Engine) linkLocationFree(ctx context.Context, loc string) error {
 
 // change applies in to old (already locked and revision-checked).
 func (e *Engine) change(ctx context.Context, old, in *occi.Entity, mode attrMode) (*occi.Entity, error) {
+	// The links of the resource (or of the link's source) may change:
+	// checked and stored one change after the other (checkNewLinks).
+	src := old.Location
+	if e.model.IsLink(old.Kind) {
+		src = old.Source
+	}
+	unlock, err := e.lockLinksOf(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	next, links, targets, err := e.plan(ctx, old, in, mode)
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -468,6 +469,19 @@ func (e *Engine) CreateAll(ctx context.Context, collection string, es []*occi.En
 		return nil, err
 	}
 	defer unlock()
+	// The links locks of the sources of new links, after the entity
+	// locks as in create.
+	var sources []string
+	for _, it := range items {
+		if e.model.IsLink(it.in.Kind) && it.in.Source != "" && !slices.Contains(sources, it.in.Source) {
+			sources = append(sources, it.in.Source)
+		}
+	}
+	unlockLinks, err := e.lockLinksOfAll(ctx, sources)
+	if err != nil {
+		return nil, err
+	}
+	defer unlockLinks()
 	plans := make([]*createPlan, len(items))
 	taken := map[string]int{}
 	for i, it := range items {
@@ -482,6 +496,23 @@ func (e *Engine) CreateAll(ctx context.Context, collection string, es []*occi.En
 			taken[l.Location] = i
 		}
 		plans[i] = p
+	}
+	// Each plan was checked against the stored links of its source; the
+	// links of the request from one source count together.
+	bySource := map[string][]*occi.Entity{}
+	srcOf := map[string]*occi.Entity{}
+	for _, p := range plans {
+		if e.model.IsLink(p.ent.Kind) && p.src != nil {
+			bySource[p.src.Location] = append(bySource[p.src.Location], p.ent)
+			srcOf[p.src.Location] = p.src
+		}
+	}
+	for loc, ls := range bySource {
+		if len(ls) > 1 {
+			if err := e.checkNewLinks(ctx, srcOf[loc], ls, ""); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if err := e.commitCreates(ctx, plans); err != nil {
 		return nil, err

@@ -969,3 +969,84 @@ func TestLinkStateFollowsTargetActions(t *testing.T) {
 		}
 	}
 }
+
+// TestLinkLimitHoldsUnderConcurrency: links created at once from one
+// source are counted one after the other, so no more than MaxLinks are
+// ever stored however many requests race (before, 200 parallel creates
+// left a compute with 188 links).
+func TestLinkLimitHoldsUnderConcurrency(t *testing.T) {
+	sim, err := simbackend.Open(simbackend.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	eng, err := engine.New(engine.Config{Store: memstore.New(), Driver: sim, ObserveInterval: time.Hour})
+	mustOK(t, err)
+	defer eng.Close()
+	_, err = eng.Create(ctx, "/network/", &occi.Entity{Kind: infra.Network, ID: "net1"})
+	mustOK(t, err)
+	_, err = eng.Create(ctx, "/compute/", &occi.Entity{Kind: infra.Compute, ID: "vm1"})
+	mustOK(t, err)
+	const tries = engine.MaxLinks + 40
+	var wg sync.WaitGroup
+	var created atomic.Int32
+	for i := 0; i < tries; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := eng.Create(ctx, "/networkinterface/", &occi.Entity{Kind: infra.NetworkInterface, Source: "/compute/vm1", Target: "/network/net1"})
+			if err == nil {
+				created.Add(1)
+			} else if occi.ErrorCode(err) != occi.InvalidArgument {
+				t.Errorf("a refused link: %v, want InvalidArgument", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := created.Load(); n != engine.MaxLinks {
+		t.Errorf("%d of %d parallel link creates succeeded, want exactly %d", n, tries, engine.MaxLinks)
+	}
+	c, err := eng.Get(ctx, "/compute/vm1")
+	mustOK(t, err)
+	if len(c.Links) != engine.MaxLinks {
+		t.Errorf("the compute has %d links, want %d", len(c.Links), engine.MaxLinks)
+	}
+}
+
+// TestLinkLimitCountsABatchTogether: the links of one batch from one
+// source count together against MaxLinks: a batch that would take a
+// resource over the limit creates none of its links.
+func TestLinkLimitCountsABatchTogether(t *testing.T) {
+	sim, err := simbackend.Open(simbackend.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	eng, err := engine.New(engine.Config{Store: memstore.New(), Driver: sim, ObserveInterval: time.Hour})
+	mustOK(t, err)
+	defer eng.Close()
+	_, err = eng.Create(ctx, "/network/", &occi.Entity{Kind: infra.Network, ID: "net1"})
+	mustOK(t, err)
+	_, err = eng.Create(ctx, "/compute/", &occi.Entity{Kind: infra.Compute, ID: "vm1"})
+	mustOK(t, err)
+	nic := func() *occi.Entity {
+		return &occi.Entity{Kind: infra.NetworkInterface, Source: "/compute/vm1", Target: "/network/net1"}
+	}
+	for i := 0; i < engine.MaxLinks-10; i++ {
+		_, err := eng.Create(ctx, "/networkinterface/", nic())
+		mustOK(t, err)
+	}
+	batch := make([]*occi.Entity, 11)
+	for i := range batch {
+		batch[i] = nic()
+	}
+	_, err = eng.CreateAll(ctx, "/networkinterface/", batch)
+	wantCode(t, err, occi.InvalidArgument)
+	c, err := eng.Get(ctx, "/compute/vm1")
+	mustOK(t, err)
+	if len(c.Links) != engine.MaxLinks-10 {
+		t.Errorf("after a refused batch the compute has %d links, want %d", len(c.Links), engine.MaxLinks-10)
+	}
+	_, err = eng.CreateAll(ctx, "/networkinterface/", batch[:10])
+	mustOK(t, err)
+}

@@ -174,7 +174,9 @@ func (c *Client) do(ctx context.Context, method, path string, q *query, enc func
 		req.SetBasicAuth(c.user, c.pass)
 	}
 	if method != http.MethodGet && method != http.MethodHead {
-		if rev, ok := occi.ExpectedRevision(ctx); ok {
+		if rev, ok := occi.ExpectedRevision(ctx); ok && rev == 0 {
+			req.Header.Set("If-Match", "*")
+		} else if ok {
 			req.Header.Set("If-Match", `"`+strconv.FormatInt(rev, 10)+`"`)
 		}
 		if method == http.MethodPut && occi.MustNotExist(ctx) {

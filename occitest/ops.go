@@ -618,6 +618,16 @@ func testRevisions(t T, h *harness) {
 	wantCode(t, svc.Delete(stale, c.Location), occi.PreconditionFailed)
 	_, _, err = svc.Put(occi.WithExpectedRevision(ctx, 1), "/compute/not-there", &occi.Entity{Kind: kCompute})
 	wantCode(t, err, occi.PreconditionFailed)
+	// Revision 0 ("If-Match: *") asks only that the entity exist: a PUT
+	// then replaces and never creates.
+	_, _, err = svc.Put(occi.WithExpectedRevision(ctx, 0), "/compute/not-there", &occi.Entity{Kind: kCompute})
+	wantCode(t, err, occi.PreconditionFailed)
+	_, err = svc.Get(ctx, "/compute/not-there")
+	wantCode(t, err, occi.NotFound)
+	anyRev := must(svc.Update(occi.WithExpectedRevision(ctx, 0), c.Location, &occi.Entity{Title: "any"}))(t)
+	if anyRev.Title != "any" {
+		t.Errorf("update with any revision expected: title %q, want any", anyRev.Title)
+	}
 
 	cur := must(svc.Get(ctx, c.Location))(t)
 	u := must(svc.Update(occi.WithExpectedRevision(ctx, cur.Revision), c.Location, &occi.Entity{Title: "y"}))(t)
