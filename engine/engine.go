@@ -213,11 +213,7 @@ func New(cfg Config) (*Engine, error) {
 		e.cancel()
 		return nil, err
 	}
-	for _, m := range stored {
-		if err := e.model.AddMixin(m); err != nil {
-			e.log.Warn("engine: skipping stored mixin", "mixin", m.ID.String(), "err", err)
-		}
-	}
+	e.addMixins(stored, "engine: skipping stored mixin")
 	if err := e.syncTemplates(ctx); err != nil {
 		e.log.Warn("engine: cannot read the driver's templates", "err", err)
 	}

@@ -159,14 +159,22 @@ func (e *Engine) mixinSet(ctx context.Context, kind occi.CategoryID, current, ad
 			}
 			return nil, occi.Errorf(occi.InvalidArgument, "mixin %s cannot be associated with a %s: it applies to %s", id, kind, strings.Join(names, ", "))
 		}
-		if slices.Contains(out, id) {
-			continue
+		if id == infra.OSTemplate || id == infra.ResourceTemplate {
+			return nil, occi.Errorf(occi.InvalidArgument, "%s is the base of the %s templates, not one of them; give one of those the query interface lists as depending on it", id, id.Term)
 		}
-		if base, ok := e.templateBase(id); ok {
-			if prev, dup := added[base]; dup {
+		// Two templates of one base in one request are refused whatever
+		// their order, one of them already there or not.
+		base, isTemplate := e.templateBase(id)
+		if isTemplate {
+			if prev, dup := added[base]; dup && prev != id {
 				return nil, occi.Errorf(occi.InvalidArgument, "mixins %s and %s are both %s templates; give at most one", prev, id, base.Term)
 			}
 			added[base] = id
+		}
+		if slices.Contains(out, id) {
+			continue
+		}
+		if isTemplate {
 			if old := e.templateOf(out, base); !old.IsZero() {
 				if !replace {
 					return nil, occi.Errorf(occi.InvalidArgument, "mixins %s and %s are both %s templates; give at most one", old, id, base.Term)

@@ -1,11 +1,14 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -1049,4 +1052,37 @@ func TestLinkLimitCountsABatchTogether(t *testing.T) {
 	}
 	_, err = eng.CreateAll(ctx, "/networkinterface/", batch[:10])
 	mustOK(t, err)
+}
+
+// TestRestartLoadsDependentTags: tags stored in an order where one comes
+// before the tag it depends on are all loaded at start, none skipped with
+// a warning.
+func TestRestartLoadsDependentTags(t *testing.T) {
+	st := memstore.New()
+	sim, err := simbackend.Open(simbackend.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	eng, err := engine.New(engine.Config{Store: st, Driver: sim, ObserveInterval: time.Hour})
+	mustOK(t, err)
+	web, err := eng.DefineMixin(ctx, &occi.Mixin{ID: occi.CategoryID{Term: "web"}})
+	mustOK(t, err)
+	// "a…" sorts before "web": the store lists the dependent tag first.
+	dep, err := eng.DefineMixin(ctx, &occi.Mixin{ID: occi.CategoryID{Term: "a4"}, Depends: []occi.CategoryID{web.ID}})
+	mustOK(t, err)
+	eng.Close()
+	var logs bytes.Buffer
+	again, err := engine.New(engine.Config{Store: st, Driver: sim, ObserveInterval: time.Hour,
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	mustOK(t, err)
+	defer again.Close()
+	if strings.Contains(logs.String(), "skipping") {
+		t.Errorf("the restart skipped a stored tag:\n%s", logs.String())
+	}
+	d, err := again.Discover(ctx, []occi.CategoryID{dep.ID})
+	mustOK(t, err)
+	if len(d.Mixins) != 1 || !slices.Equal(d.Mixins[0].Depends, []occi.CategoryID{web.ID}) {
+		t.Errorf("after the restart %s is %+v, want it depending on %s", dep.ID, d.Mixins, web.ID)
+	}
 }

@@ -114,10 +114,25 @@ func (e *Engine) reconcileMixinsLocked(stored []*occi.Mixin) {
 			e.log.Warn("engine: skipping a stored mixin another process redefined", "mixin", m.ID.String(), "err", err)
 		}
 	}
-	// Add in rounds, so that a tag comes after the tags it depends on.
-	for len(missing) > 0 {
+	if e.addMixins(missing, "engine: skipping a stored mixin another process defined") {
+		addedTemplate = true
+	}
+	if addedTemplate {
+		// Its state comes from the driver: read the templates again soon.
+		e.tplMu.Lock()
+		e.tplSynced = time.Time{}
+		e.tplMu.Unlock()
+	}
+}
+
+// addMixins adds the stored mixins ms to the model in rounds, so that a
+// tag comes after the tags it depends on whatever their order in ms; a
+// mixin that cannot be added at all is logged with warn and skipped. It
+// reports whether a saved template was added.
+func (e *Engine) addMixins(ms []*occi.Mixin, warn string) (addedTemplate bool) {
+	for len(ms) > 0 {
 		var later []*occi.Mixin
-		for _, m := range missing {
+		for _, m := range ms {
 			if err := e.model.AddMixin(m); err != nil {
 				later = append(later, m)
 				continue
@@ -126,21 +141,16 @@ func (e *Engine) reconcileMixinsLocked(stored []*occi.Mixin) {
 				addedTemplate = true
 			}
 		}
-		if len(later) == len(missing) {
+		if len(later) == len(ms) {
 			for _, m := range later {
 				err := e.model.AddMixin(m)
-				e.log.Warn("engine: skipping a stored mixin another process defined", "mixin", m.ID.String(), "err", err)
+				e.log.Warn(warn, "mixin", m.ID.String(), "err", err)
 			}
 			break
 		}
-		missing = later
+		ms = later
 	}
-	if addedTemplate {
-		// Its state comes from the driver: read the templates again soon.
-		e.tplMu.Lock()
-		e.tplSynced = time.Time{}
-		e.tplMu.Unlock()
-	}
+	return addedTemplate
 }
 
 // sameDefinition reports whether the mixins a and b, of one identifier,

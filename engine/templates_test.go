@@ -756,3 +756,34 @@ func TestSaveByOddUserNames(t *testing.T) {
 		}
 	}
 }
+
+// TestTwoTemplatesRefusedInAnyOrder: a partial update that names two OS
+// templates is refused whichever comes first and whether one of them is
+// the compute's already; the bare base os_tpl is no template to give.
+func TestTwoTemplatesRefusedInAnyOrder(t *testing.T) {
+	f := newFixture(t, 0, nil, engine.Config{ObserveInterval: -1})
+	p := providerOSTemplate(t, f.eng)
+	c := f.compute(t, p)
+	active := f.compute(t)
+	f.start(t, active.Location)
+	other := saveAs(t, f.eng, ctx, active.Location, "other")
+	for _, order := range [][]occi.CategoryID{{other.ID, p}, {p, other.ID}} {
+		_, err := f.eng.Update(ctx, c.Location, &occi.Entity{Mixins: order})
+		wantCode(t, err, occi.InvalidArgument, "both os_tpl templates")
+	}
+	got, err := f.eng.Get(ctx, c.Location)
+	mustOK(t, err)
+	if !slices.Contains(got.Mixins, p) || slices.Contains(got.Mixins, other.ID) {
+		t.Errorf("after two refused updates the compute's mixins are %v, want %s kept", got.Mixins, p)
+	}
+	_, err = f.eng.Update(ctx, c.Location, &occi.Entity{Mixins: []occi.CategoryID{infra.OSTemplate}})
+	wantCode(t, err, occi.InvalidArgument, "base")
+	// A compute with a template is a member of /os_tpl/ already; one
+	// without cannot become one by the base alone.
+	_, err = f.eng.Associate(ctx, "/os_tpl/", []string{c.Location})
+	mustOK(t, err)
+	_, err = f.eng.Associate(ctx, "/os_tpl/", []string{active.Location})
+	wantCode(t, err, occi.InvalidArgument, "base")
+	_, err = f.eng.Update(ctx, c.Location, &occi.Entity{Mixins: []occi.CategoryID{other.ID}})
+	mustOK(t, err)
+}
