@@ -338,6 +338,114 @@ func TestServerDuplicateAndUnknownParameters(t *testing.T) {
 	}
 }
 
+// TestServerFilterInQueryAndRendering: an attribute filtered on both in the
+// query string and in the rendering (X-OCCI-Attribute headers or a body) is
+// 400 naming it, as when it is given twice in one place; different
+// attributes from the two places are combined.
+func TestServerFilterInQueryAndRendering(t *testing.T) {
+	tests := []struct {
+		name       string
+		target     string
+		hdr        http.Header
+		body       string
+		wantStatus int
+		wantError  string
+		wantCall   *call
+	}{
+		{name: "header and query", target: "/compute/?occi.compute.state=active",
+			hdr: header("X-OCCI-Attribute", `occi.compute.state="inactive"`), wantStatus: 400,
+			wantError: `attribute "occi.compute.state" is filtered on both in the query string and in an X-OCCI-Attribute header`},
+		{name: "text/plain body and query", target: "/compute/?occi.compute.state=active",
+			hdr: header("Content-Type", "text/plain"), body: `X-OCCI-Attribute: occi.compute.state="inactive"` + "\n", wantStatus: 400,
+			wantError: `attribute "occi.compute.state" is filtered on both in the query string and in the request body`},
+		{name: "different attributes", target: "/compute/?occi.compute.cores=2",
+			hdr: header("X-OCCI-Attribute", `occi.compute.state="inactive"`), wantStatus: 200,
+			wantCall: &call{Op: "List", Path: "/compute/", Arg: occi.ListQuery{Collection: "/compute/",
+				Attributes: occi.Attributes{"occi.compute.state": "inactive", "occi.compute.cores": int64(2)}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := run(t, Options{Negotiator: realNegotiator()}, "GET", tt.target, tt.hdr, tt.body)
+			if got.resp.StatusCode != tt.wantStatus {
+				t.Fatalf("got status %d, want %d (X-OCCI-Error %q)", got.resp.StatusCode, tt.wantStatus, got.resp.Header.Get("X-OCCI-Error"))
+			}
+			if e := got.resp.Header.Get("X-OCCI-Error"); !strings.Contains(e, tt.wantError) {
+				t.Errorf("got X-OCCI-Error %q, want it to contain %q", e, tt.wantError)
+			}
+			if !strings.Contains(got.body, tt.wantError) {
+				t.Errorf("got body %q, want it to contain %q", got.body, tt.wantError)
+			}
+			if tt.wantCall != nil {
+				if diff := cmp.Diff(*tt.wantCall, got.svc.lastCall()); diff != "" {
+					t.Errorf("last service call (-want +got):\n%s", diff)
+				}
+			}
+		})
+	}
+}
+
+// TestServerContentEncoding: a request body with a content coding (the
+// server decodes none) is 415 saying so, on every route, before the service
+// sees it; identity and a request without a body are served.
+func TestServerContentEncoding(t *testing.T) {
+	const body = `Category: compute; scheme="http://schemas.ogf.org/occi/infrastructure#"; class="kind"` + "\n"
+	plain := func(kv ...string) http.Header {
+		return header(append([]string{"Content-Type", "text/plain"}, kv...)...)
+	}
+	tests := []struct {
+		name       string
+		method     string
+		target     string
+		hdr        http.Header
+		body       string
+		wantStatus int
+		wantError  string
+	}{
+		{name: "gzip on a create", method: "POST", target: "/compute/", hdr: plain("Content-Encoding", "gzip"), body: body,
+			wantStatus: 415, wantError: `Content-Encoding "gzip" is not supported: this server reads request bodies without a content coding`},
+		{name: "deflate on a PUT", method: "PUT", target: "/compute/9", hdr: plain("Content-Encoding", "deflate"), body: body,
+			wantStatus: 415, wantError: `Content-Encoding "deflate" is not supported`},
+		{name: "gzip on an update", method: "POST", target: "/compute/1", hdr: plain("Content-Encoding", "GZIP"), body: body,
+			wantStatus: 415, wantError: `Content-Encoding "GZIP" is not supported`},
+		{name: "gzip on an action", method: "POST", target: "/compute/1?action=start", hdr: plain("Content-Encoding", "gzip"), body: body,
+			wantStatus: 415, wantError: `Content-Encoding "gzip" is not supported`},
+		{name: "gzip on a filter body", method: "GET", target: "/compute/", hdr: plain("Content-Encoding", "gzip"),
+			body: `X-OCCI-Attribute: occi.compute.state="active"` + "\n", wantStatus: 415, wantError: `Content-Encoding "gzip" is not supported`},
+		{name: "gzip on a mixin definition", method: "POST", target: "/-/", hdr: plain("Content-Encoding", "gzip"), body: body,
+			wantStatus: 415, wantError: `Content-Encoding "gzip" is not supported`},
+		{name: "gzip after identity", method: "POST", target: "/compute/", hdr: plain("Content-Encoding", "identity, gzip"), body: body,
+			wantStatus: 415, wantError: `Content-Encoding "identity, gzip" is not supported`},
+		{name: "identity", method: "POST", target: "/compute/", hdr: plain("Content-Encoding", "identity"), body: body, wantStatus: 201},
+		{name: "gzip without a body", method: "DELETE", target: "/compute/1", hdr: header("Content-Encoding", "gzip"), wantStatus: 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := run(t, Options{Negotiator: realNegotiator()}, tt.method, tt.target, tt.hdr, tt.body)
+			if got.resp.StatusCode != tt.wantStatus {
+				t.Fatalf("got status %d, want %d (X-OCCI-Error %q)", got.resp.StatusCode, tt.wantStatus, got.resp.Header.Get("X-OCCI-Error"))
+			}
+			if tt.wantStatus != 415 {
+				return
+			}
+			if e := got.resp.Header.Get("X-OCCI-Error"); !strings.Contains(e, tt.wantError) {
+				t.Errorf("got X-OCCI-Error %q, want it to contain %q", e, tt.wantError)
+			}
+			if !strings.Contains(got.body, tt.wantError) {
+				t.Errorf("got body %q, want it to contain %q", got.body, tt.wantError)
+			}
+			if c := got.resp.Header.Get("Occid-Error-Code"); c != "UnsupportedMediaType" {
+				t.Errorf("got Occid-Error-Code %q, want UnsupportedMediaType", c)
+			}
+			if ae := got.resp.Header.Get("Accept-Encoding"); ae != "identity" {
+				t.Errorf("got Accept-Encoding %q, want identity", ae)
+			}
+			if c := got.svc.lastCall(); c.Op != "" {
+				t.Errorf("the service was called (%s %s), want no call", c.Op, c.Path)
+			}
+		})
+	}
+}
+
 // TestServerRequestContentTypes: which codec reads a request body.
 func TestServerRequestContentTypes(t *testing.T) {
 	const kind = `Category: compute; scheme="http://schemas.ogf.org/occi/infrastructure#"; class="kind"`
@@ -362,6 +470,22 @@ func TestServerRequestContentTypes(t *testing.T) {
 		{name: "text/occi with body OK", hdr: header("Content-Type", "text/occi", "Category", kind[len("Category: "):]), body: "OK\n",
 			wantStatus: 201},
 		{name: "no Content-Type reads the body as text/plain", body: body, wantStatus: 201, wantTitle: "a"},
+		// A byte that is not UTF-8 is refused in every rendering, never
+		// stored as U+FFFD.
+		{name: "text/plain body not UTF-8", hdr: header("Content-Type", "text/plain"), body: kind + "\nX-OCCI-Attribute: occi.core.title=\"a\xffb\"\n",
+			wantStatus: 400, wantError: "body: not valid UTF-8"},
+		{name: "JSON body not UTF-8", hdr: header("Content-Type", "application/occi+json"),
+			body:       "{\"kind\":\"http://schemas.ogf.org/occi/infrastructure#compute\",\"attributes\":{\"occi.core.title\":\"a\xffb\"}}",
+			wantStatus: 400, wantError: "JSON body, attributes.occi.core.title: a string is not valid UTF-8: byte 0xff at offset 95"},
+		// A raw control character in a quoted value is refused, naming
+		// the attribute; escaped it is fine.
+		{name: "NUL in a text/occi header value", hdr: header("Content-Type", "text/occi", "Category", kind[len("Category: "):],
+			"X-OCCI-Attribute", "occi.core.title=\"a\x00b\""), wantStatus: 400,
+			wantError: "X-Occi-Attribute header: attribute occi.core.title: the quoted value holds the control character 0x00"},
+		{name: "bare CR in a text/plain value", hdr: header("Content-Type", "text/plain"), body: kind + "\r\nX-OCCI-Attribute: occi.core.title=\"a\rb\"\r\n",
+			wantStatus: 400, wantError: "line 2 (X-OCCI-Attribute): attribute occi.core.title: the quoted value holds the control character 0x0d"},
+		{name: "escaped controls in a text/plain value", hdr: header("Content-Type", "text/plain"), body: kind + "\nX-OCCI-Attribute: occi.core.title=\"a\\\"\\\\\\r\\u0000b\"\n",
+			wantStatus: 201, wantTitle: "a\"\\\r\x00b"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

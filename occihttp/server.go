@@ -464,6 +464,10 @@ func (x *exchange) serveOCCI() {
 		return
 	}
 	x.codec, x.mediaType = c, mt
+	if err := x.checkContentEncoding(); err != nil {
+		x.fail(err)
+		return
+	}
 	q := &x.q0
 	if r.URL.RawQuery != "" {
 		if q, err = parseQuery(r.URL.RawQuery); err != nil {
@@ -504,6 +508,9 @@ func (x *exchange) serveOCCI() {
 	}
 	if t.Path != "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 		h.Set("Content-Location", x.absolute(t.Path))
+	}
+	if t.Type != occi.TargetEntity && !x.collectionPreconditions(t.Path) {
+		return
 	}
 	switch t.Type {
 	case occi.TargetQueryInterface:
@@ -664,17 +671,20 @@ func cmpDecimal(a, b string) int {
 	return strings.Compare(a, b)
 }
 
-// methodNotAllowed fails with 405; x.allow names what is allowed.
-func (x *exchange) methodNotAllowed(what string) {
+// methodNotAllowed fails with 405. allow names the methods the path takes
+// (never none: a 405 lists them in Allow and in its message); it replaces
+// x.allow, which fail sends.
+func (x *exchange) methodNotAllowed(what string, allow []string) {
+	x.allow = allow
 	x.fail(occi.Errorf(occi.MethodNotAllowed, "%s does not take %s; allowed: %s",
-		what, clip(x.r.Method), strings.Join(x.allow, ", ")))
+		what, clip(x.r.Method), strings.Join(allow, ", ")))
 }
 
 // ---- the query interface ----
 
 func (x *exchange) serveQuery(q *query) {
 	if q.hasAction {
-		x.methodNotAllowed("the query interface (actions cannot be triggered on /-/)")
+		x.methodNotAllowed("the query interface (actions cannot be triggered on /-/)", allowQuery)
 		return
 	}
 	switch x.r.Method {
@@ -772,7 +782,7 @@ func (x *exchange) serveQuery(q *query) {
 			return x.codec.EncodeDiscovery(w, &occi.Discovery{Mixins: defined})
 		})
 	default:
-		x.methodNotAllowed("the query interface")
+		x.methodNotAllowed("the query interface", allowQuery)
 	}
 }
 
@@ -783,8 +793,7 @@ func (x *exchange) serveKind(t occi.Target, q *query) {
 	case x.r.Method == http.MethodPost && q.hasAction:
 		x.invokeAll(t, q)
 	case q.hasAction:
-		x.allow = allowAction
-		x.methodNotAllowed("an action trigger")
+		x.methodNotAllowed("an action trigger", allowAction)
 	case x.r.Method == http.MethodGet || x.r.Method == http.MethodHead:
 		x.list(t, q)
 	case x.r.Method == http.MethodPost:
@@ -802,7 +811,7 @@ func (x *exchange) serveKind(t occi.Target, q *query) {
 		}
 		x.replyEmpty()
 	default:
-		x.methodNotAllowed("a kind collection")
+		x.methodNotAllowed("a kind collection", allowKind)
 	}
 }
 
@@ -811,8 +820,7 @@ func (x *exchange) serveMixin(t occi.Target, q *query) {
 	case x.r.Method == http.MethodPost && q.hasAction:
 		x.invokeAll(t, q)
 	case q.hasAction:
-		x.allow = allowAction
-		x.methodNotAllowed("an action trigger")
+		x.methodNotAllowed("an action trigger", allowAction)
 	case x.r.Method == http.MethodGet || x.r.Method == http.MethodHead:
 		x.list(t, q)
 	case x.r.Method == http.MethodPost, x.r.Method == http.MethodPut, x.r.Method == http.MethodDelete:
@@ -870,19 +878,20 @@ func (x *exchange) serveMixin(t occi.Target, q *query) {
 		}
 		x.replyCollection(es)
 	default:
-		x.methodNotAllowed("a mixin collection")
+		x.methodNotAllowed("a mixin collection", allowMixin)
 	}
 }
 
 func (x *exchange) serveUnbound(t occi.Target, q *query) {
 	switch {
 	case q.hasAction:
-		x.allow = nil
-		x.methodNotAllowed("an unbound path (actions run on kind and mixin collections and entities)")
+		// No method triggers an action here; Allow lists what the path
+		// takes without one, as on /-/.
+		x.methodNotAllowed("an unbound path (actions run on kind and mixin collections and entities)", allowUnbound)
 	case x.r.Method == http.MethodGet || x.r.Method == http.MethodHead:
 		x.list(t, q)
 	default:
-		x.methodNotAllowed("an unbound path (it lists what is below it and is never deleted as a whole)")
+		x.methodNotAllowed("an unbound path (it lists what is below it and is never deleted as a whole)", allowUnbound)
 	}
 }
 
@@ -983,8 +992,7 @@ func (x *exchange) invokeAll(t occi.Target, q *query) {
 
 func (x *exchange) serveEntity(t occi.Target, q *query) {
 	if q.hasAction && x.r.Method != http.MethodPost {
-		x.allow = allowAction
-		x.methodNotAllowed("an action trigger")
+		x.methodNotAllowed("an action trigger", allowAction)
 		return
 	}
 	if len(q.names) > 0 && !(q.hasAction && len(q.names) == 1) {
@@ -1007,15 +1015,13 @@ func (x *exchange) serveEntity(t occi.Target, q *query) {
 			}
 			x.ctx = occi.WithMustNotExist(x.ctx)
 		}
-		if v := x.r.Header.Get("If-Match"); v != "" {
-			rev, ok, err := parseIfMatch(v)
+		if vs := x.r.Header.Values("If-Match"); len(vs) > 0 {
+			rev, err := ifMatch(vs)
 			if err != nil {
 				x.fail(err)
 				return
 			}
-			if ok {
-				x.ctx = occi.WithExpectedRevision(x.ctx, rev)
-			}
+			x.ctx = occi.WithExpectedRevision(x.ctx, rev)
 		}
 	}
 	svc := x.s.svc
@@ -1076,7 +1082,7 @@ func (x *exchange) serveEntity(t occi.Target, q *query) {
 		}
 		x.replyEmpty()
 	default:
-		x.methodNotAllowed("an entity")
+		x.methodNotAllowed("an entity", allowEntity)
 	}
 }
 
@@ -1290,6 +1296,38 @@ func (x *exchange) readBody() error {
 	return nil
 }
 
+// hasBody reports whether the request carries a body: a positive
+// Content-Length, or one of unknown length (chunked).
+func (x *exchange) hasBody() bool {
+	r := x.r
+	return r.ContentLength > 0 || (r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody)
+}
+
+// checkContentEncoding refuses with 415 a request whose body has a content
+// coding (a Content-Encoding other than identity): the server decodes
+// none, and would read compressed bytes as a rendering (RFC 7231 sections
+// 3.1.2.2 and 6.5.13). The answer names identity in Accept-Encoding, the
+// one coding it reads (RFC 7694). A request without a body may carry the
+// header.
+func (x *exchange) checkContentEncoding() error {
+	vs := x.r.Header.Values("Content-Encoding")
+	if len(vs) == 0 || !x.hasBody() {
+		return nil
+	}
+	for _, v := range vs {
+		for _, c := range strings.Split(v, ",") {
+			if c = strings.TrimSpace(c); c == "" || strings.EqualFold(c, "identity") {
+				continue
+			}
+			x.w.Header().Set("Accept-Encoding", "identity")
+			return &statusError{status: http.StatusUnsupportedMediaType, code: occi.InvalidArgument, name: "UnsupportedMediaType",
+				msg: fmt.Sprintf("Content-Encoding %q is not supported: this server reads request bodies without a content coding; "+
+					"send the body uncompressed and without Content-Encoding", clip(strings.Join(vs, ", ")))}
+		}
+	}
+	return nil
+}
+
 func tooLarge(max int64) error {
 	return occi.Errorf(occi.TooLarge, "the request body exceeds the limit of %d bytes", max)
 }
@@ -1300,8 +1338,7 @@ func (x *exchange) filter(q *query) ([]occi.CategoryID, occi.Attributes, error) 
 	var cats []occi.CategoryID
 	var attrs occi.Attributes
 	h := x.r.Header
-	hasBody := x.r.ContentLength > 0 || (x.r.ContentLength < 0 && x.r.Body != nil && x.r.Body != http.NoBody)
-	if len(h.Values("Category")) > 0 || len(h.Values("X-Occi-Attribute")) > 0 || hasBody {
+	if len(h.Values("Category")) > 0 || len(h.Values("X-Occi-Attribute")) > 0 || x.hasBody() {
 		if err := x.readBody(); err != nil {
 			return nil, nil, err
 		}
@@ -1359,6 +1396,16 @@ func (x *exchange) filter(q *query) ([]occi.CategoryID, occi.Attributes, error) 
 			attrs = occi.Attributes{}
 		}
 		for k, v := range q.attrs {
+			if _, dup := attrs[k]; dup {
+				// Either value would silently drop the other: refuse, as
+				// for an attribute given twice in one place.
+				where := "an X-OCCI-Attribute header"
+				if len(bytes.TrimSpace(x.body)) > 0 {
+					where = "the request body"
+				}
+				return nil, nil, occi.Errorf(occi.InvalidArgument,
+					"attribute %q is filtered on both in the query string and in %s (a filter takes one value); give it once", clip(k), where)
+			}
 			attrs[k] = v
 		}
 	}
@@ -1396,6 +1443,60 @@ func (x *exchange) noParams(q *query) bool {
 	}
 	x.fail(occi.Errorf(occi.InvalidArgument, "%s on a collection takes no query parameters (got %q)", x.r.Method, clip(q.names[0])))
 	return false
+}
+
+// ifMatch reads a request's If-Match header, given as one or more header
+// lines in vs: "*" (any current revision: rev 0) or one strong entity tag
+// of this server's ("3"). A weak tag never matches (RFC 9110 13.1.1):
+// PreconditionFailed. Anything else — an unquoted or empty tag, a list —
+// is InvalidArgument.
+func ifMatch(vs []string) (rev int64, err error) {
+	v := strings.TrimSpace(strings.Join(vs, ","))
+	if v == "*" {
+		return 0, nil
+	}
+	if strings.HasPrefix(v, "W/") && !strings.Contains(v, ",") {
+		return 0, occi.Errorf(occi.PreconditionFailed, "If-Match %q: a weak entity tag never matches; send the tag of an ETag as it is, such as \"3\"", clip(v))
+	}
+	if len(v) >= 3 && v[0] == '"' && v[len(v)-1] == '"' {
+		rev, err := strconv.ParseInt(v[1:len(v)-1], 10, 64)
+		if err == nil && rev >= 1 && strconv.FormatInt(rev, 10) == v[1:len(v)-1] {
+			return rev, nil
+		}
+	}
+	return 0, occi.Errorf(occi.InvalidArgument, "If-Match %q: want * or one entity tag this server sent, quoted, such as \"3\"", clip(v))
+}
+
+// collectionPreconditions answers a write to something other than an
+// entity (a collection, the query interface) that has a precondition: such
+// a target exists but has no entity tag, so "If-Match: *" holds, any other
+// If-Match and "If-None-Match: *" fail (412). It reports whether the
+// request may go on.
+func (x *exchange) collectionPreconditions(path string) bool {
+	if x.r.Method == http.MethodGet || x.r.Method == http.MethodHead {
+		return true
+	}
+	if vs := x.r.Header.Values("If-Match"); len(vs) > 0 {
+		rev, err := ifMatch(vs)
+		if err != nil {
+			x.fail(err)
+			return false
+		}
+		if rev != 0 {
+			x.fail(occi.Errorf(occi.PreconditionFailed, "If-Match: %s is a collection, which has no entity tag, so no tag matches", path))
+			return false
+		}
+	}
+	if v := x.r.Header.Get("If-None-Match"); v != "" {
+		if strings.TrimSpace(v) != "*" {
+			x.fail(occi.Errorf(occi.InvalidArgument,
+				"If-None-Match %q: on a write this server understands only *, which makes a PUT create and never replace", clip(v)))
+			return false
+		}
+		x.fail(occi.Errorf(occi.PreconditionFailed, "If-None-Match: * but %s exists", path))
+		return false
+	}
+	return true
 }
 
 // parseIfMatch reads one entity tag this server sent ("3", W/"3" or 3).

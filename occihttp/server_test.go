@@ -193,8 +193,24 @@ func TestServerProtocol(t *testing.T) {
 		{name: "POST updates with bad If-Match", method: "POST", target: "/compute/1", hdr: header("Content-Type", fakeType, "If-Match", `"x"`),
 			body: `{"Title":"new"}`, wantStatus: 400},
 		{name: "DELETE entity", method: "DELETE", target: "/compute/1", wantStatus: 200, wantCall: &call{Op: "Delete", Path: "/compute/1"}},
-		{name: "DELETE entity with If-Match", method: "DELETE", target: "/compute/1", hdr: header("If-Match", `W/"4"`), wantStatus: 200,
+		{name: "DELETE entity with If-Match", method: "DELETE", target: "/compute/1", hdr: header("If-Match", `"4"`), wantStatus: 200,
 			wantCall: &call{Op: "Delete", Path: "/compute/1", Revision: 4}},
+		{name: "DELETE entity with a weak If-Match", method: "DELETE", target: "/compute/1", hdr: header("If-Match", `W/"1"`), wantStatus: 412,
+			wantBody: "weak entity tag never matches"},
+		{name: "DELETE entity with an unquoted If-Match", method: "DELETE", target: "/compute/1", hdr: header("If-Match", `1`), wantStatus: 400,
+			wantBody: "quoted"},
+		{name: "DELETE entity with an empty If-Match", method: "DELETE", target: "/compute/1", hdr: header("If-Match", ``), wantStatus: 400},
+		{name: "DELETE entity with two If-Match tags", method: "DELETE", target: "/compute/1", hdr: header("If-Match", `"1", "2"`), wantStatus: 400},
+		{name: "DELETE kind collection with If-Match *", method: "DELETE", target: "/compute/", hdr: header("If-Match", `*`), wantStatus: 200,
+			wantCall: &call{Op: "DeleteAll", Path: "/compute/"}},
+		{name: "DELETE kind collection with an If-Match tag", method: "DELETE", target: "/compute/", hdr: header("If-Match", `"999"`), wantStatus: 412,
+			wantBody: "no entity tag"},
+		{name: "POST to a kind collection with If-None-Match *", method: "POST", target: "/compute/", hdr: header("Content-Type", fakeType, "If-None-Match", `*`),
+			body: computeA, wantStatus: 412},
+		{name: "PUT mixin collection with an If-Match tag", method: "PUT", target: "/tags/web/", hdr: header("Content-Type", fakeType, "If-Match", `"1"`),
+			body: `["/compute/2"]`, wantStatus: 412},
+		{name: "POST /-/ with an If-Match tag", method: "POST", target: "/-/", hdr: header("Content-Type", fakeType, "If-Match", `"1"`),
+			body: `{}`, wantStatus: 412},
 		{name: "DELETE missing entity", method: "DELETE", target: "/compute/9", wantStatus: 404},
 		{name: "POST action", method: "POST", target: "/compute/1?action=start", hdr: fakeCT, body: jsonOf(&occi.ActionInvocation{Action: actionStart}),
 			wantStatus: 200, wantBody: `"occi.compute.state":"active"`, wantHeader: map[string]string{"ETag": `"2"`}},
@@ -214,6 +230,14 @@ func TestServerProtocol(t *testing.T) {
 		{name: "GET unbound", method: "GET", target: "/", wantStatus: 200, wantHeader: map[string]string{"Occid-Target": "unbound"}},
 		{name: "DELETE unbound", method: "DELETE", target: "/tags/", wantStatus: 405, wantHeader: map[string]string{"Allow": "GET, HEAD"}},
 		{name: "POST unbound", method: "POST", target: "/", wantStatus: 405},
+		// An action on an unbound path: no method triggers one there, and
+		// Allow (and the message) list what the path takes, as on /-/.
+		{name: "POST action on the root", method: "POST", target: "/?action=start", wantStatus: 405,
+			wantHeader: map[string]string{"Allow": "GET, HEAD"}, wantBody: "actions run on kind and mixin collections and entities) does not take POST; allowed: GET, HEAD"},
+		{name: "POST action on an unbound path", method: "POST", target: "/tags/?action=start", wantStatus: 405,
+			wantHeader: map[string]string{"Allow": "GET, HEAD"}, wantBody: "does not take POST; allowed: GET, HEAD"},
+		{name: "GET action on an unbound path", method: "GET", target: "/tags/?action=start", wantStatus: 405,
+			wantHeader: map[string]string{"Allow": "GET, HEAD"}, wantBody: "does not take GET; allowed: GET, HEAD"},
 		{name: "GET unknown", method: "GET", target: "/nothing", wantStatus: 404},
 
 		// Negotiation and versions.
@@ -256,6 +280,9 @@ func TestServerProtocol(t *testing.T) {
 			}
 			if resp.StatusCode == 405 && resp.Header.Get("Allow") == "" {
 				t.Errorf("got no Allow on 405")
+			}
+			if want := "; allowed: " + resp.Header.Get("Allow"); resp.StatusCode == 405 && !strings.HasSuffix(resp.Header.Get("X-OCCI-Error"), want) {
+				t.Errorf("got X-OCCI-Error %q on 405, want it to end in %q", resp.Header.Get("X-OCCI-Error"), want)
 			}
 			if !strings.Contains(string(body), tt.wantBody) {
 				t.Errorf("got body %q, want it to contain %q", body, tt.wantBody)

@@ -755,6 +755,19 @@ func statusTable(t *testing.T, base string, md media) {
 			h, b := md.action(computeAc + "start")
 			mustStatus(t, do(t, "POST", base+"/-/?action=start", h, b), 405)
 		}},
+		{"?action= on an unbound path: 405 + Allow", func(t *testing.T) {
+			h, b := md.action(computeAc + "start")
+			for _, p := range []string{"/", "/users/"} {
+				r := do(t, "POST", base+p+"?action=start", h, b)
+				mustStatus(t, r, 405)
+				if got := r.header.Get("Allow"); got != "GET, HEAD" {
+					t.Errorf("POST %s?action=start: got Allow %q, want GET, HEAD", p, got)
+				}
+				if got := r.header.Get("X-OCCI-Error"); !strings.HasSuffix(got, "; allowed: GET, HEAD") {
+					t.Errorf("POST %s?action=start: got X-OCCI-Error %q, want it to end in \"; allowed: GET, HEAD\"", p, got)
+				}
+			}
+		}},
 		{"requested media type cannot be produced: 406", func(t *testing.T) {
 			r := do(t, "GET", base+compute, http.Header{"Accept": {"application/xml"}}, "")
 			mustStatus(t, r, 406)

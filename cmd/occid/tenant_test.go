@@ -747,6 +747,24 @@ func TestAuthentication(t *testing.T) {
 		mustStatus(t, do(t, "POST", base+loc, as(bobToken, h, false), b), 404)
 	})
 
+	t.Run("405 on an action at an unbound path lists what is allowed", func(t *testing.T) {
+		md := medias[0]
+		// With a tag of her own, /users/ is an unbound path for alice.
+		h, b := md.mixin(aliceScheme+"allowtag", "")
+		mustStatus(t, do(t, "POST", base+"/-/", as(aliceToken, h, false), b), 200)
+		h, b = md.action(computeAc + "start")
+		for _, p := range []string{"/", "/users/"} {
+			r := do(t, "POST", base+p+"?action=start", as(aliceToken, h, false), b)
+			mustStatus(t, r, 405)
+			if got := r.header.Get("Allow"); got != "GET, HEAD" {
+				t.Errorf("POST %s?action=start: got Allow %q, want GET, HEAD", p, got)
+			}
+			if got := r.header.Get("X-OCCI-Error"); !strings.HasSuffix(got, "; allowed: GET, HEAD") {
+				t.Errorf("POST %s?action=start: got X-OCCI-Error %q, want it to end in \"; allowed: GET, HEAD\"", p, got)
+			}
+		}
+	})
+
 	t.Run("client credentials", func(t *testing.T) {
 		codecs := []render.Codec{occitext.Plain(), occijson.New()}
 		for _, tt := range []struct {

@@ -193,6 +193,16 @@ func TestDecodeMalformed(t *testing.T) {
 		}, `JSON body, resources[1]: member "id" appears twice`},
 		{"duplicate in a mixin definition", func() error { _, err := c.DecodeMixins(body(`{"term":"t","scheme":"a#","term":"u"}`)); return err },
 			`member "term" appears twice`},
+		// A string that is not UTF-8 is refused, naming where it is, not
+		// turned into U+FFFD (text/plain refuses such a body too).
+		{"invalid UTF-8 in an attribute value", ent("{\"kind\":\"a#b\",\"attributes\":{\"occi.core.title\":\"a\xffb\"}}"),
+			"JSON body, attributes.occi.core.title: a string is not valid UTF-8: byte 0xff at offset 48"},
+		{"invalid UTF-8 after an escape", ent("{\"kind\":\"a#b\",\"attributes\":{\"occi.core.summary\":\"\\n\xc3(\"}}"),
+			"JSON body, attributes.occi.core.summary: a string is not valid UTF-8: byte 0xc3 at offset 51"},
+		{"invalid UTF-8 in a member name", ent("{\"kind\":\"a#b\",\"attributes\":{\"x\xfe\":1}}"),
+			"JSON body, attributes: a string is not valid UTF-8: byte 0xfe at offset 30"},
+		{"invalid UTF-8 in a location", func() error { _, err := c.DecodeLocations(body("[\"/a\",\"/b\xff\"]")); return err },
+			"JSON body, [1]: a string is not valid UTF-8: byte 0xff at offset 9"},
 		{"too many values", func() error {
 			_, err := c.DecodeLocations(body("[" + strings.Repeat(`"/a",`, render.MaxItems*4) + `"/a"]`))
 			return err

@@ -247,8 +247,10 @@ func (p *parser) number() (json.Number, error) {
 	return json.Number(p.s[start:p.i]), nil
 }
 
-// str reads a string at p.s[p.i] == '"'. Invalid UTF-8 and lone
-// surrogates become U+FFFD, as encoding/json does.
+// str reads a string at p.s[p.i] == '"'. A string holding bytes that are
+// not UTF-8 is refused (RFC 8259 section 8.1: JSON text is UTF-8), where
+// encoding/json would turn them into U+FFFD; an escaped lone surrogate
+// (\ud800) becomes U+FFFD, as encoding/json does.
 func (p *parser) str() (string, error) {
 	p.i++
 	start := p.i
@@ -257,8 +259,11 @@ func (p *parser) str() (string, error) {
 		c := p.s[p.i]
 		if c == '"' {
 			raw := p.s[start:p.i]
+			if err := p.checkUTF8(start, p.i); err != nil {
+				return "", err
+			}
 			p.i++
-			return validString(raw), nil
+			return string(raw), nil
 		}
 		if c == '\\' || c < 0x20 {
 			break
@@ -270,8 +275,11 @@ func (p *parser) str() (string, error) {
 		c := p.s[p.i]
 		switch {
 		case c == '"':
+			if err := p.checkUTF8(start, p.i); err != nil {
+				return "", err
+			}
 			p.i++
-			return validString(b), nil
+			return string(b), nil
 		case c < 0x20:
 			return "", p.errAt("in a string")
 		case c != '\\':
@@ -329,23 +337,23 @@ func (p *parser) str() (string, error) {
 	return "", invalid("", "unexpected end of JSON input")
 }
 
-// validString converts b to a string, replacing each byte of invalid
-// UTF-8 with U+FFFD (as encoding/json does).
-func validString(b []byte) string {
-	if utf8.Valid(b) {
-		return string(b)
+// checkUTF8 refuses a string whose raw bytes p.s[start:end] (escapes are
+// ASCII) are not UTF-8, naming the member it is in and the offset of the
+// first bad byte.
+func (p *parser) checkUTF8(start, end int) error {
+	raw := p.s[start:end]
+	if utf8.Valid(raw) {
+		return nil
 	}
-	out := make([]byte, 0, len(b)+8)
-	for len(b) > 0 {
-		r, n := utf8.DecodeRune(b)
-		if r == utf8.RuneError && n == 1 {
-			out = append(out, "\uFFFD"...)
-		} else {
-			out = append(out, b[:n]...)
+	i := 0
+	for i < len(raw) {
+		r, n := utf8.DecodeRune(raw[i:])
+		if r == utf8.RuneError && n <= 1 {
+			break
 		}
-		b = b[n:]
+		i += n
 	}
-	return string(out)
+	return invalid(p.where(), "a string is not valid UTF-8: byte 0x%02x at offset %d", raw[i], start+i)
 }
 
 func (p *parser) hex4() (rune, bool) {

@@ -64,6 +64,9 @@ func TestDecodeEntityForgiving(t *testing.T) {
 				"X-OCCI-Attribute: occi.core.title=\"a, b; c: d=e\"\nX-OCCI-Attribute: occi.compute.cores=2\n"), simple},
 		{"blank lines and CRLF", occitext.Plain(), plain(
 			"\r\n\r\nCategory: " + compute + "\r\n\r\n  \r\nX-OCCI-Attribute: occi.core.title=\"a, b; c: d=e\"\r\n\tX-OCCI-Attribute: occi.compute.cores=2\r\n\r\n"), simple},
+		{"raw TAB and escapes in a quoted value", occitext.Plain(), plain(
+			"Category: " + compute + "\r\nX-OCCI-Attribute: occi.core.title=\"a\tb \\\" \\\\ \\n\\r\\t \\u0000\"\r\n"),
+			&occi.Entity{Kind: computeKind, Title: "a\tb \" \\ \n\r\t \x00"}},
 		{"line keywords in any case", occitext.Plain(), plain(
 			"CATEGORY: " + compute + "\nx-occi-attribute: occi.core.title=\"a, b; c: d=e\"\nX-Occi-Attribute:occi.compute.cores=2"), simple},
 		{"several values on one body line", occitext.Plain(), plain(
@@ -211,6 +214,24 @@ func TestDecodeMalformed(t *testing.T) {
 		{"header errors name the header", entity(headers(map[string][]string{"X-Occi-Attribute": {"a=1", "b"}})), `X-Occi-Attribute header: attribute "b" is not name=value`},
 		{"long text is truncated", entity(plain("X-OCCI-Attribute: a.b=" + long)), `value "` + strings.Repeat("x ", 50) + `…" is neither`},
 		{"invalid UTF-8", entity(plain("X-OCCI-Attribute: a.b=\"\xff\"")), `body: not valid UTF-8`},
+		// A quoted-string holds no raw control character but TAB
+		// (RFC 7230; GFD.229's string); escaped, they are fine.
+		{"NUL in a quoted value", entity(plain("Category: " + compute + "\nX-OCCI-Attribute: occi.core.title=\"a\x00b\"")),
+			`line 2 (X-OCCI-Attribute): attribute occi.core.title: the quoted value holds the control character 0x00`},
+		{"bare CR in a quoted value", entity(plain("Category: " + compute + "\r\nX-OCCI-Attribute: occi.core.title=\"a\rb\"\r\n")),
+			`line 2 (X-OCCI-Attribute): attribute occi.core.title: the quoted value holds the control character 0x0d`},
+		{"DEL in a quoted value", entity(plain("X-OCCI-Attribute: occi.core.summary=\"a\x7f\"")),
+			`attribute occi.core.summary: the quoted value holds the control character 0x7f`},
+		{"escaped control in a quoted value", entity(plain("X-OCCI-Attribute: occi.core.summary=\"\\\x01\"")),
+			`attribute occi.core.summary: the quoted value holds the control character 0x01`},
+		{"control in a header's quoted value", entity(headers(map[string][]string{"Category": {compute}, "X-Occi-Attribute": {"occi.core.title=\"a\x00b\""}})),
+			`X-Occi-Attribute header: attribute occi.core.title: the quoted value holds the control character 0x00`},
+		{"control in a link attribute", entity(plain("Link: </n/1>; rel=\"a#b\"; occi.networkinterface.interface=\"eth\x1b0\"")),
+			`line 1 (Link): parameter "occi.networkinterface.interface": the quoted value holds the control character 0x1b`},
+		{"control in a category title", func() error {
+			_, err := occitext.Plain().DecodeMixins(plain("Category: db; scheme=\"http://example.org/tags#\"; class=\"mixin\"; title=\"a\x08\""))
+			return err
+		}, `line 1 (Category): parameter "title": the quoted value holds the control character 0x08`},
 		{"empty entity", entity(plain("")), `no entity rendering in the request`},
 		{"foreign location", func() error {
 			_, err := occitext.Plain().DecodeLocations(plain("X-OCCI-Location: /a\nX-OCCI-Location: http://evil.example/compute/1"))

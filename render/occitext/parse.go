@@ -216,6 +216,21 @@ func unquote(s string) (val, rest string, ok bool) {
 	return "", "", false
 }
 
+// checkControls refuses a quoted-string (raw, as sent) holding a control
+// character other than TAB: NUL, the other C0 controls, a CR that does not
+// end a line, and DEL. RFC 7230's quoted-string (GFD.229's string) allows
+// none of them, not even after a backslash; a value carries them escaped
+// (\n, \r, \t, \u00XX). what names the attribute or parameter.
+func checkControls(where, what, raw string) error {
+	for i := 0; i < len(raw); i++ {
+		if c := raw[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return invalid(where, "%s: the quoted value holds the control character 0x%02x; send it escaped (\\n, \\r, \\t or \\u00XX)",
+				what, c)
+		}
+	}
+	return nil
+}
+
 // param is one "name=value" parameter of a Category or Link value.
 type param struct {
 	name   string // lower case for Category and Link keywords; as sent otherwise
@@ -248,6 +263,9 @@ func splitParams(where, s string) (string, []param, error) {
 			if !ok || strings.TrimSpace(rest) != "" {
 				return "", nil, invalid(where, "parameter %s has a badly quoted value %s", name, quoteTrunc(raw))
 			}
+			if err := checkControls(where, "parameter "+quoteTrunc(name), raw); err != nil {
+				return "", nil, err
+			}
 			pp.value, pp.quoted = v, true
 		}
 		ps = append(ps, pp)
@@ -267,6 +285,9 @@ func parseValue(where, name, raw string) (any, error) {
 		v, rest, ok := unquote(raw)
 		if !ok || strings.TrimSpace(rest) != "" {
 			return nil, invalid(where, "attribute %s has a badly quoted value %s", name, quoteTrunc(raw))
+		}
+		if err := checkControls(where, "attribute "+name, raw); err != nil {
+			return nil, err
 		}
 		return v, nil
 	}
