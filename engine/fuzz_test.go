@@ -58,8 +58,8 @@ func FuzzEntityPath(f *testing.F) {
 			}
 		}
 		_ = idSegment(s)
-		if seg := userSegment(s); seg == "" || seg == "." || seg == ".." || url.PathEscape(seg) != seg {
-			t.Fatalf("userSegment(%q) = %q, not a path segment that reads the same escaped", s, seg)
+		if seg := occi.UserSegment(s); seg == "" || seg == "." || seg == ".." || url.PathEscape(seg) != seg {
+			t.Fatalf("UserSegment(%q) = %q, not a path segment that reads the same escaped", s, seg)
 		}
 		_ = renderID(s)
 	})

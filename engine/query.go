@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"slices"
 	"strconv"
@@ -171,31 +170,14 @@ func (e *Engine) Discover(ctx context.Context, filter []occi.CategoryID) (*occi.
 	return d, nil
 }
 
-// userSegment returns the path segment that names user u in the locations
-// and schemes of u's tags and saved templates: u itself when it is made of
-// letters, digits and -._@ only (and is not "." or ".."), so it reads the
-// same escaped and unescaped; otherwise '~' and u's bytes in hex, which no
-// name of the first form can be.
-func userSegment(u string) string {
-	plain := u != "" && u != "." && u != ".."
-	for i := 0; plain && i < len(u); i++ {
-		c := u[i]
-		plain = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._@", c) >= 0
-	}
-	if plain {
-		return u
-	}
-	return "~" + hex.EncodeToString([]byte(u))
-}
-
 // UserScheme returns the scheme of the tags of user u.
 func (e *Engine) UserScheme(u string) string {
-	return e.scheme + "users/" + userSegment(u) + "/tags#"
+	return e.scheme + "users/" + occi.UserSegment(u) + "/tags#"
 }
 
 // userTagPrefix returns the location under which user u's tags live.
 func userTagPrefix(u string) string {
-	return "/users/" + userSegment(u) + "/tags/"
+	return "/users/" + occi.UserSegment(u) + "/tags/"
 }
 
 // DefineMixin creates a tag owned by the caller. Scheme and location may

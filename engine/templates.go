@@ -37,13 +37,13 @@ const templateAttrPrefix = "occid.template."
 
 // SavedTemplateScheme returns the scheme of the OS templates user u saves.
 func (e *Engine) SavedTemplateScheme(u string) string {
-	return e.scheme + "users/" + userSegment(u) + "/os_tpl#"
+	return e.scheme + "users/" + occi.UserSegment(u) + "/os_tpl#"
 }
 
 // savedTemplatePrefix returns the location under which user u's saved OS
 // templates live.
 func savedTemplatePrefix(u string) string {
-	return "/users/" + userSegment(u) + "/os_tpl/"
+	return "/users/" + occi.UserSegment(u) + "/os_tpl/"
 }
 
 // SavedTemplateName returns the name under which the driver keeps the OS

@@ -184,7 +184,7 @@ func (c *Client) Collection(ctx context.Context, name string) (string, error) {
 // occid server: the scheme of a tag the caller already has, or else
 // <provider>users/<user>/tags#, where <provider> is the scheme of the
 // provider's OS templates without "os_tpl#" and user is the given user
-// name (occid's convention). It returns a NotFound error when neither is
+// name as occi.UserSegment writes it (occid's convention). It returns a NotFound error when neither is
 // known.
 func (c *Client) TagScheme(ctx context.Context, user string) (string, error) {
 	d, err := c.discovery(ctx, c.Client)
@@ -201,7 +201,7 @@ func (c *Client) TagScheme(ctx context.Context, user string) (string, error) {
 	}
 	for _, m := range d.Mixins {
 		if slices.Contains(m.Depends, OSTemplate) && strings.HasSuffix(m.ID.Scheme, "/os_tpl#") && !strings.Contains(m.ID.Scheme, "/users/") {
-			return strings.TrimSuffix(m.ID.Scheme, "os_tpl#") + "users/" + user + "/tags#", nil
+			return strings.TrimSuffix(m.ID.Scheme, "os_tpl#") + "users/" + occi.UserSegment(user) + "/tags#", nil
 		}
 	}
 	return "", errorf(occi.NotFound, "cannot tell your tag scheme: the server offers no OS template to derive it from")

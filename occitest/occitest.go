@@ -309,7 +309,7 @@ func (h *harness) tag(t T, svc occi.Service, user, term string) *occi.Mixin {
 	ctx := occi.WithIdentity(context.Background(), occi.Identity{User: user})
 	os, _ := h.templates(t, svc, ctx)
 	provider := strings.TrimSuffix(os[0].ID.Scheme, "os_tpl#")
-	return &occi.Mixin{ID: occi.CategoryID{Scheme: provider + "users/" + user + "/tags#", Term: term}}
+	return &occi.Mixin{ID: occi.CategoryID{Scheme: provider + "users/" + occi.UserSegment(user) + "/tags#", Term: term}}
 }
 
 // appliesTo reports whether m may apply to kind as far as the rendering
