@@ -975,9 +975,28 @@ func (e *Engine) splitEntityLocation(ctx context.Context, location string) (*occ
 	return k, seg, nil
 }
 
+// linkLocation is where the link l a request names is: its location, or
+// else (JSON names none) its kind's location and its id; "" when neither
+// tells.
+func (e *Engine) linkLocation(l *occi.Entity) string {
+	if l.Location != "" {
+		return l.Location
+	}
+	id := l.ID
+	if id == "" {
+		id, _ = l.Attributes[occi.AttrID].(string)
+	}
+	k, ok := e.model.Kind(l.Kind)
+	if id == "" || !ok || k.Location == "" {
+		return ""
+	}
+	return k.Location + idSegment(id)
+}
+
 // Put creates in at location, or replaces the entity there in full. A
-// replacement leaves the entity's links intact and may not carry links
-// (InvalidArgument); a creation honours inline links. With
+// replacement leaves the entity's links intact and may carry none but
+// those (by location; their renderings are ignored), anything else is
+// InvalidArgument; a creation honours inline links. With
 // occi.WithMustNotExist in ctx an existing entity is PreconditionFailed.
 func (e *Engine) Put(ctx context.Context, location string, in *occi.Entity) (*occi.Entity, bool, error) {
 	if in == nil {
@@ -1030,7 +1049,20 @@ func (e *Engine) Put(ctx context.Context, location string, in *occi.Entity) (*oc
 		return nil, false, err
 	}
 	if len(in.Links) > 0 {
-		return nil, false, occi.Errorf(occi.InvalidArgument, "a full replace (PUT) of %s cannot carry links; create links through their kind's collection or a partial update (POST)", location)
+		// A client that sends back what it read (GET, edit, PUT) repeats
+		// the entity's own links: those are left intact as they are.
+		// Any other link is refused.
+		own, err := e.store.List(ctx, store.Query{Source: old.Location, Owner: old.Owner})
+		if err != nil {
+			return nil, false, err
+		}
+		for _, l := range in.Links {
+			if l == nil || !slices.ContainsFunc(own, func(o *occi.Entity) bool { return o.Location == e.linkLocation(l) }) {
+				return nil, false, occi.Errorf(occi.InvalidArgument, "a full replace (PUT) of %s cannot carry links other than the ones it has (which are left intact); create links through their kind's collection or a partial update (POST)", location)
+			}
+		}
+		in = in.Clone()
+		in.Links = nil
 	}
 	out, err := e.change(ctx, old, in, modeReplace)
 	return out, false, err

@@ -94,6 +94,10 @@ type Options struct {
 	// answers (such as an OpenStack token that expired meanwhile), one
 	// header each; empty means `Basic realm="occid"`.
 	Challenges []string
+	// MetricsAllowed, if set, decides from the caller's user name (the
+	// identity authentication put in the request's context) who may read
+	// /metrics; anyone else gets 403. Nil lets every caller read it.
+	MetricsAllowed func(user string) bool
 }
 
 // Server is the OCCI HTTP protocol over an occi.Service. It is an
@@ -279,6 +283,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, refusal error) {
 	case "/metrics":
 		x.route = routeMetrics
 		if !x.allowed(http.MethodGet, http.MethodHead) {
+			return
+		}
+		if s.opt.MetricsAllowed != nil && !s.opt.MetricsAllowed(occi.IdentityFrom(r.Context()).User) {
+			x.fail(occi.Errorf(occi.PermissionDenied, "/metrics counts every tenant's entities and is for the operator: your user is not among those occid lets read it (--metrics-users)"))
 			return
 		}
 		s.metrics.handler.ServeHTTP(x.w, r)

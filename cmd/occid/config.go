@@ -35,6 +35,7 @@ type Config struct {
 	MaxBody         int64
 	MaxInFlight     int // 0 means no bound
 	MaxBatch        int
+	MetricsUsers    []string // who may read /metrics; empty: every authenticated user
 	ObserveInterval time.Duration
 	RecoverAfter    time.Duration
 	Limits          occihttp.Limits
@@ -153,6 +154,17 @@ var settings = []setting{
 				return fmt.Errorf("want a whole number of at least 0, got %q", v)
 			}
 			c.MaxInFlight = n
+			return nil
+		}},
+	{name: "metrics-users", env: "OCCID_METRICS_USERS", def: "",
+		usage: "comma-separated user names that may read /metrics (it counts every tenant's entities); others get 403. Empty: every authenticated user",
+		set: func(c *Config, v string) error {
+			c.MetricsUsers = nil
+			for _, u := range strings.Split(v, ",") {
+				if u = strings.TrimSpace(u); u != "" {
+					c.MetricsUsers = append(c.MetricsUsers, u)
+				}
+			}
 			return nil
 		}},
 	{name: "max-header", env: "OCCID_MAX_HEADER", def: "2MiB",

@@ -919,3 +919,44 @@ func TestEngineSettings(t *testing.T) {
 	}
 	mustStatus(t, do(t, "POST", base+"/compute/", hdr, batch(2)), http.StatusCreated)
 }
+
+// TestPutWhatWasRead: a client that GETs a compute with links and PUTs the
+// rendering back unchanged (as compliance tools do) gets 200 in every
+// media type, the links intact; adding a link that is not the compute's
+// in such a PUT is still 400.
+func TestPutWhatWasRead(t *testing.T) {
+	m := startMain(t, t.TempDir(), "sim://", io.Discard)
+	defer m.Close()
+	base := m.URL()
+	const infra = "http://schemas.ogf.org/occi/infrastructure#"
+	plain := http.Header{"Content-Type": {"text/plain"}, "Accept": {"text/plain"}}
+	mustStatus(t, do(t, "PUT", base+"/network/rt-net", plain, "Category: "+category(infra+"network", "kind")+"\n"), 201)
+	mustStatus(t, do(t, "PUT", base+"/compute/rt-vm", plain, "Category: "+category(infra+"compute", "kind")+"\n"+
+		"Link: </network/rt-net>; rel=\""+infra+"network\"; category=\""+infra+"networkinterface\"\n"), 201)
+	mustStatus(t, do(t, "POST", base+"/compute/rt-vm?action=start", plain, ""), 200)
+	for _, md := range medias {
+		t.Run(md.name, func(t *testing.T) {
+			got := do(t, "GET", base+"/compute/rt-vm", md.accept(), "")
+			mustStatus(t, got, 200)
+			h := http.Header{"Content-Type": {md.mt}, "Accept": {md.mt}}
+			body := got.body
+			if md.mt == "text/occi" {
+				for _, k := range []string{"Category", "Link", "X-Occi-Attribute"} {
+					h[k] = got.header.Values(k)
+				}
+				body = ""
+			}
+			r := do(t, "PUT", base+"/compute/rt-vm", h, body)
+			if r.status != 200 {
+				t.Fatalf("PUT of what GET answered: %d %s", r.status, r.header.Get("X-OCCI-Error"))
+			}
+			after := do(t, "GET", base+"/compute/rt-vm", plain, "")
+			if !strings.Contains(after.body, "infrastructure#networkinterface\"") || !strings.Contains(after.body, "/network/rt-net>") {
+				t.Errorf("after the PUT the compute's link is gone:\n%s", after.body)
+			}
+		})
+	}
+	r := do(t, "PUT", base+"/compute/rt-vm", plain, "Category: "+category(infra+"compute", "kind")+"\n"+
+		"Link: </network/rt-net>; rel=\""+infra+"network\"; self=\"/networkinterface/other\"; category=\""+infra+"networkinterface\"\n")
+	mustStatus(t, r, 400)
+}

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -206,16 +207,17 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newEntityCollector(st, drv.Capabilities().Kinds))
 	handler := occihttp.NewServer(eng, occihttp.Options{
-		Negotiator:  render.NewNegotiator(occitext.Plain(), occitext.Headers(), occijson.New(), urilist.New()),
-		Version:     Version(),
-		PublicURL:   c.PublicURL,
-		TrustProxy:  c.TrustProxy,
-		MaxBody:     c.MaxBody,
-		MaxInFlight: maxInFlight(c.MaxInFlight),
-		Logger:      m.logger,
-		Registry:    reg,
-		Ready:       m.ready,
-		Challenges:  chain.Challenges(),
+		Negotiator:     render.NewNegotiator(occitext.Plain(), occitext.Headers(), occijson.New(), urilist.New()),
+		Version:        Version(),
+		PublicURL:      c.PublicURL,
+		TrustProxy:     c.TrustProxy,
+		MaxBody:        c.MaxBody,
+		MaxInFlight:    maxInFlight(c.MaxInFlight),
+		Logger:         m.logger,
+		Registry:       reg,
+		Ready:          m.ready,
+		Challenges:     chain.Challenges(),
+		MetricsAllowed: metricsAllowed(c.MetricsUsers),
 	})
 	var h http.Handler = handler
 	if _, ok := drv.(*openstackbackend.Driver); ok && c.KeystoneURL != "" {
@@ -407,6 +409,15 @@ func observeInterval(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
+}
+
+// metricsAllowed turns --metrics-users into occihttp.Options.MetricsAllowed:
+// nil (everyone who passed authentication) for an empty list.
+func metricsAllowed(users []string) func(user string) bool {
+	if len(users) == 0 {
+		return nil
+	}
+	return func(user string) bool { return slices.Contains(users, user) }
 }
 
 // maxInFlight turns --max-inflight (0: no bound) into

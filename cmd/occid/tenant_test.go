@@ -60,6 +60,13 @@ func writeTestFile(t *testing.T, dir, name, content string) string {
 // bob and an htpasswd file for carol, logging at debug level into logs.
 func startAuthMain(t *testing.T, logs *syncBuffer) *Main {
 	t.Helper()
+	return startAuthMainWith(t, logs, nil)
+}
+
+// startAuthMainWith is startAuthMain with set, if not nil, changing the
+// configuration before occid starts.
+func startAuthMainWith(t *testing.T, logs *syncBuffer, set func(*Config)) *Main {
+	t.Helper()
 	dir := t.TempDir()
 	hash, err := bcrypt.GenerateFromPassword([]byte(carolPassword), bcrypt.MinCost)
 	if err != nil {
@@ -75,6 +82,9 @@ func startAuthMain(t *testing.T, logs *syncBuffer) *Main {
 	m.Config.ShutdownTimeout = 10 * time.Second
 	m.Config.AuthTokens = writeTestFile(t, dir, "tokens", "# test tenants\n"+aliceToken+" alice\n"+bobToken+" bob staff\n")
 	m.Config.Htpasswd = writeTestFile(t, dir, "htpasswd", "carol:"+string(hash)+"\n")
+	if set != nil {
+		set(&m.Config)
+	}
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -832,5 +842,28 @@ func TestListenWithoutAuthentication(t *testing.T) {
 				t.Errorf("got status %d, want %d", r.status, want)
 			}
 		})
+	}
+}
+
+// TestMetricsUsers: with --metrics-users, /metrics (which counts every
+// tenant's entities) is for the users it names; another authenticated user
+// gets 403, and nobody gets it without authentication.
+func TestMetricsUsers(t *testing.T) {
+	logs := &syncBuffer{}
+	m := startAuthMainWith(t, logs, func(c *Config) { c.MetricsUsers = []string{"carol"} })
+	base := m.URL()
+	r := do(t, "GET", base+"/metrics", http.Header{"Authorization": {"Basic " + basic("carol", carolPassword)}}, "")
+	if r.status != 200 || !strings.Contains(r.body, "occid_") {
+		t.Errorf("carol, named in --metrics-users: /metrics answered %d, want 200 with occid's metrics", r.status)
+	}
+	r = do(t, "GET", base+"/metrics", http.Header{"X-Auth-Token": {bobToken}}, "")
+	if r.status != 403 || !strings.Contains(r.header.Get("X-OCCI-Error"), "--metrics-users") || strings.Contains(r.body, "occid_") {
+		t.Errorf("bob, not named: /metrics answered %d (%q), want 403 naming --metrics-users and no metrics", r.status, r.header.Get("X-OCCI-Error"))
+	}
+	if r := do(t, "GET", base+"/metrics", nil, ""); r.status != 401 {
+		t.Errorf("no credentials: /metrics answered %d, want 401", r.status)
+	}
+	if r := do(t, "GET", base+"/compute/", http.Header{"X-Auth-Token": {bobToken}}, ""); r.status != 200 {
+		t.Errorf("bob's own listing answered %d, want 200", r.status)
 	}
 }
