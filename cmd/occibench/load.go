@@ -290,12 +290,33 @@ var requestTimeout = 2 * time.Minute
 // answered (d 0 and minReq 1: exactly one request). Latencies are
 // measured per request, from writing it to having read the whole response.
 func load(addr string, t target, conns int, d time.Duration, minReq int) loadResult {
+	return loadAt(addr, t, conns, d, minReq, 0)
+}
+
+// loadPaced is load at a fixed rate: the conns connections together send
+// rate requests per second for d, each on its own schedule (one request
+// every conns/rate seconds, the connections' schedules spread over that
+// interval), still one request at a time per connection. A request's
+// latency runs from the time it was scheduled, so a server that falls
+// behind is charged for the wait of the requests queued behind a slow one
+// (no coordinated omission).
+func loadPaced(addr string, t target, conns int, d time.Duration, rate float64) loadResult {
+	return loadAt(addr, t, conns, d, 0, rate)
+}
+
+// loadAt is load (rate 0: closed loop) or loadPaced (rate > 0).
+func loadAt(addr string, t target, conns int, d time.Duration, minReq int, rate float64) loadResult {
 	req := t.build(addr)
+	var every time.Duration // one connection's interval between sends
+	if rate > 0 {
+		every = time.Duration(float64(conns) / rate * float64(time.Second))
+	}
 	want := t.wantStatus
 	if want == 0 {
 		want = 200
 	}
 	type worker struct {
+		slot     int // the connection's index, spreading paced schedules
 		n, errs  int
 		firstErr string
 		bytes    int64
@@ -303,6 +324,9 @@ func load(addr string, t target, conns int, d time.Duration, minReq int) loadRes
 		lat      []time.Duration
 	}
 	ws := make([]worker, conns)
+	for i := range ws {
+		ws[i].slot = i
+	}
 	var wg sync.WaitGroup
 	start := time.Now()
 	deadline := start.Add(d)
@@ -333,9 +357,18 @@ func load(addr string, t target, conns int, d time.Duration, minReq int) loadRes
 				}
 			}()
 			w.lat = make([]time.Duration, 0, 4096)
+			var next time.Time // the next send this connection has scheduled
+			if every > 0 {
+				next = start.Add(time.Duration(w.slot) * every / time.Duration(conns))
+			}
 			for {
 				if now := time.Now(); (!now.Before(deadline) && attempts.Load() >= int64(minReq)) || now.After(hardStop) {
 					return
+				}
+				if every > 0 {
+					if wait := time.Until(next); wait > 0 {
+						time.Sleep(wait)
+					}
 				}
 				if conn == nil {
 					c, err := net.DialTimeout("tcp", addr, 5*time.Second)
@@ -348,6 +381,11 @@ func load(addr string, t target, conns int, d time.Duration, minReq int) loadRes
 				}
 				t0 := time.Now()
 				conn.SetDeadline(t0.Add(requestTimeout))
+				if every > 0 {
+					// Latency counts from the schedule, not from when a
+					// late send went out.
+					t0, next = next, next.Add(every)
+				}
 				if _, err := conn.Write(req); err != nil {
 					fail(err)
 					continue

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -275,4 +276,32 @@ func FuzzReadResponse(f *testing.F) {
 			t.Errorf("body of %d bytes from %d bytes of input", r.size, len(data))
 		}
 	})
+}
+
+// TestLoadPaced: a paced load sends no faster than its rate, and charges a
+// stall to the requests scheduled during it (their latency runs from their
+// scheduled time), where a closed loop would hide it.
+func TestLoadPaced(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			time.Sleep(200 * time.Millisecond) // the first request stalls
+		}
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	r := loadPaced(addr, target{method: "GET", path: "/"}, 1, 500*time.Millisecond, 100)
+	if r.errors != 0 {
+		t.Fatalf("got %d errors, first: %s", r.errors, r.firstErr)
+	}
+	// 100/s for 0.5 s: at most about 50 requests, however fast the server.
+	if r.requests > 60 || r.requests < 5 {
+		t.Errorf("got %d requests at 100/s for 0.5 s, want about 50 and no more than 60", r.requests)
+	}
+	// About 20 requests were scheduled during the 200 ms stall, 10 ms
+	// apart: the latest tenth waited at least 100 ms.
+	if p90 := r.percentile(90); p90 < 100*time.Millisecond {
+		t.Errorf("got p90 %v, want at least 100ms: the stall is not charged to the requests queued behind it", p90)
+	}
 }

@@ -307,6 +307,18 @@ func run(ctx context.Context, o options) (err error) {
 			load(b.ceiling.addr, t, o.conns, warm, 0)
 			m.ceiling = append(m.ceiling, measured(b.ceiling.pid(), func() loadResult { return load(b.ceiling.addr, t, o.conns, o.d, 0) }))
 		}
+		if !strings.Contains(g.name, "compute") {
+			continue
+		}
+		// Latency at a load both can serve: the same 64 connections,
+		// paced at half the ceiling's closed-loop rate of this run.
+		_, ce, _ := m.rates()
+		m.pacedRate = ce * pacedShare
+		for i := range o.runs {
+			b.logf("%s, paced at %.0f/s: run %d/%d", g.name, m.pacedRate, i+1, o.runs)
+			m.pacedOccid = append(m.pacedOccid, loadPaced(b.occid.addr, t, o.conns, o.d, m.pacedRate))
+			m.pacedCeiling = append(m.pacedCeiling, loadPaced(b.ceiling.addr, t, o.conns, o.d, m.pacedRate))
+		}
 	}
 
 	// Scale: one connection, one request at a time.
@@ -511,7 +523,15 @@ type pairResult struct {
 	lines          int
 	single         bool // measured once: one request took longer than -d
 	occid, ceiling []loadResult
+	// The same GET paced at pacedRate requests per second (loadPaced);
+	// empty for requests measured in a closed loop only.
+	pacedRate                float64
+	pacedOccid, pacedCeiling []loadResult
 }
+
+// pacedShare is the share of the ceiling's closed-loop rate at which the
+// paced latency measurement sends.
+const pacedShare = 0.5
 
 func median(xs []float64) float64 {
 	if len(xs) == 0 {

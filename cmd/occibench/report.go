@@ -86,7 +86,16 @@ func (r *report) print(w io.Writer) {
 				continue
 			}
 			p99 := median(each(g.occid, pct(99)))
-			fmt.Fprintf(w, "- p99 of %s at %d connections: %.2f ms (target < %.0f ms: %s)\n", g.name, o.conns, p99, targetP99MS, verdict(p99 < targetP99MS))
+			fmt.Fprintf(w, "- p99 of %s at %d connections, closed loop (as fast as they go): %.2f ms, the ceiling %.2f ms (target < %.0f ms: %s)\n",
+				g.name, o.conns, p99, median(each(g.ceiling, pct(99))), targetP99MS, verdict(p99 < targetP99MS))
+			if len(g.pacedOccid) > 0 {
+				pp99 := median(each(g.pacedOccid, pct(99)))
+				fmt.Fprintf(w, "- p99 of %s at %d connections paced at %.0f req/s (%.0f %% of the ceiling's closed-loop rate; latency from each request's scheduled time): "+
+					"%.2f ms (p50 %.2f), the ceiling %.2f ms (p50 %.2f); occid answered %.0f req/s (target < %.0f ms: %s)\n",
+					g.name, o.conns, g.pacedRate, 100*pacedShare, pp99, median(each(g.pacedOccid, pct(50))),
+					median(each(g.pacedCeiling, pct(99))), median(each(g.pacedCeiling, pct(50))),
+					median(each(g.pacedOccid, loadResult.rate)), targetP99MS, verdict(pp99 < targetP99MS))
+			}
 		}
 		fmt.Fprintln(w)
 	}
