@@ -57,7 +57,7 @@ ex "" 'curl -s "$C"'
 ex "The same in \`text/occi\` (the rendering travels in headers, the body is \`OK\`):" \
 'curl -si "$C" -H '"'"'Accept: text/occi'"'"''
 ex "A create in \`text/occi\`: the kind and the mixins in one \`Category\` header, comma-separated, the attributes in \`X-OCCI-Attribute\`, no body:" \
-"curl -si -X POST http://127.0.0.1:8080/compute/ -H 'Content-Type: text/occi' -H 'Accept: text/occi' -H 'Category: compute; scheme=\"http://schemas.ogf.org/occi/infrastructure#\"; class=\"kind\", debian-12; scheme=\"http://occid.local/occi/os_tpl#\"; class=\"mixin\"' -H 'X-OCCI-Attribute: occi.core.title=\"web-02\", occi.compute.cores=2'"
+"curl -si -X POST http://127.0.0.1:8080/compute/ -H 'Content-Type: text/occi' -H 'Accept: text/occi' -H 'Category: compute; scheme=\"http://schemas.ogf.org/occi/infrastructure#\"; class=\"kind\", debian-12; scheme=\"http://occid.local/occi/os_tpl#\"; class=\"mixin\"' -H 'X-OCCI-Attribute: occi.core.title=\"web-occi\", occi.compute.cores=2'"
 
 h "### Update"
 ex "A partial update (\`POST\` to the entity) changes only what it names and answers the full rendering; here the title:" \
@@ -79,7 +79,7 @@ ex "An action not allowed in the current state answers \`409\`:" \
 'curl -si -X POST "$C?action=save" -H '"'"'Content-Type: text/plain'"'"' --data-binary '"'"'Category: save; scheme="http://schemas.ogf.org/occi/infrastructure/compute/action#"; class="action"'"'"' | grep -E '"'"'^HTTP|^X-OCCI-Error'"'"''
 ex "The body may be left out: the term in the URL names the action." \
 'curl -s -X POST "$C?action=start" | grep compute.state'
-ex "\`save\` answers the new OS template (a mixin). The copy runs in the background; until it is done, creating from the template answers \`409\`:" \
+ex "\`save\` answers the new OS template (a mixin). It lives in the saving user's own name space (\`…users/<user>/os_tpl#\`, at \`/users/<user>/os_tpl/<term>/\`; without authentication the user is \`anonymous\`), so only that user sees or uses it and any name is free for every user. The copy runs in the background; until it is done, creating from the template answers \`409\`:" \
 'curl -s -X POST "$C?action=save" -H '"'"'Content-Type: text/plain'"'"' --data-binary @- <<'"'"'EOF'"'"'
 Category: save; scheme="http://schemas.ogf.org/occi/infrastructure/compute/action#"; class="action"
 X-OCCI-Attribute: method="hot"
@@ -91,6 +91,8 @@ Category: compute; scheme="http://schemas.ogf.org/occi/infrastructure#"; class="
 Category: web-golden; scheme="http://occid.local/occi/users/anonymous/os_tpl#"; class="mixin"
 X-OCCI-Attribute: occi.core.title="web-02"
 EOF'
+ex "How far the copy is shows in JSON discovery, as the defaults of the template's \`occid.template.*\` attributes: \`occid.template.state\` is \`saving\` (with \`occid.template.progress\` in percent), then \`ready\`, or \`error\` (with \`occid.template.message\`). The text renderings have no place for the values of a category's attributes; \`occi save --wait\` waits for \`ready\` (docs/cli.md):" \
+"curl -s 'http://127.0.0.1:8080/-/?category=web-golden' -H 'Accept: application/occi+json' | grep -o '\"occid.template.state\":{[^{]*'"
 ex "Storage: create a volume, attach it with a storage link (a link created directly in its kind collection), take it \`online\` and \`offline\`; networks go \`up\` and \`down\` the same way:" \
 'curl -s -o /dev/null -w '"'"'%{http_code} %header{location}\n'"'"' -X PUT http://127.0.0.1:8080/storage/data1 -H '"'"'Content-Type: text/plain'"'"' --data-binary @- <<'"'"'EOF'"'"'
 Category: storage; scheme="http://schemas.ogf.org/occi/infrastructure#"; class="kind"
@@ -136,7 +138,7 @@ ex "An action on a collection (a kind's or a mixin's) runs on every member, all 
 'curl -s -X POST "http://127.0.0.1:8080/users/anonymous/tags/web/?action=stop" -H '"'"'Content-Type: text/plain'"'"' --data-binary '"'"'Category: stop; scheme="http://schemas.ogf.org/occi/infrastructure/compute/action#"; class="action"'"'"''
 ex "List it, here as a URI list:" \
 'curl -s http://127.0.0.1:8080/users/anonymous/tags/web/ -H '"'"'Accept: text/uri-list'"'"''
-ex "Dissociate (a \`DELETE\` without a body dissociates every member; the entities stay):" \
+ex "Dissociate one member (a \`DELETE\` naming it; one without a body dissociates every member; the entities stay):" \
 'curl -s -o /dev/null -w '"'"'%{http_code}\n'"'"' -X DELETE http://127.0.0.1:8080/users/anonymous/tags/web/ -H '"'"'Content-Type: text/plain'"'"' --data-binary "X-OCCI-Location: $C"'
 ex "Delete the tag:" \
 'curl -s -o /dev/null -w '"'"'%{http_code}\n'"'"' -X DELETE http://127.0.0.1:8080/-/ -H '"'"'Content-Type: text/plain'"'"' --data-binary '"'"'Category: web; scheme="http://occid.local/occi/users/anonymous/tags#"; class="mixin"'"'"''
@@ -149,6 +151,8 @@ ex "Deleting a resource deletes its links; every \`DELETE\` answers \`200\`:" \
 ex "" 'curl -si "$C" | grep -E '"'"'^HTTP|^X-OCCI-Error'"'"''
 ex "\`DELETE\` on a kind collection deletes every entity in it:" \
 'curl -s -o /dev/null -w '"'"'%{http_code}\n'"'"' -X DELETE http://127.0.0.1:8080/compute/'
+ex "A saved OS template is deleted through the query interface, like a tag (its image goes too; a \`DELETE\` on its location, \`/users/anonymous/os_tpl/web-golden/\`, would only dissociate it from every compute, as for any mixin collection):" \
+'curl -s -o /dev/null -w '"'"'%{http_code}\n'"'"' -X DELETE http://127.0.0.1:8080/-/ -H '"'"'Content-Type: text/plain'"'"' --data-binary '"'"'Category: web-golden; scheme="http://occid.local/occi/users/anonymous/os_tpl#"; class="mixin"'"'"''
 h "@@JSON@@"
 h "### Discovery"
 ex "The query interface is one object with \`kinds\`, \`mixins\` and \`actions\`; here filtered to one category:" \

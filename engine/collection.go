@@ -112,6 +112,26 @@ func coreValue(ent *occi.Entity, name string) (any, bool) {
 	return v, ok
 }
 
+// attributeDefined reports whether some kind or mixin of the model
+// defines the attribute name (the core attributes included).
+func (e *Engine) attributeDefined(name string) bool {
+	for _, k := range e.model.Kinds() {
+		for _, a := range k.Attributes {
+			if a.Name == name {
+				return true
+			}
+		}
+	}
+	for _, m := range e.model.Mixins() {
+		for _, a := range m.Attributes {
+			if a.Name == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func (e *Engine) matches(ent *occi.Entity, q occi.ListQuery) bool {
 	for _, c := range q.Categories {
 		if !e.hasCategory(ent, c) {
@@ -276,6 +296,11 @@ func (e *Engine) page(ctx context.Context, q occi.ListQuery) ([]*occi.Entity, *s
 		}
 		if _, err := e.visibleMixin(ctx, c); err != nil {
 			return nil, nil, err
+		}
+	}
+	for name := range q.Attributes {
+		if !e.attributeDefined(name) {
+			return nil, nil, occi.Errorf(occi.InvalidArgument, "no kind or mixin defines the attribute %q, so the filter on it would match nothing; filter on an attribute the query interface lists", name)
 		}
 	}
 	offset := (page - 1) * number

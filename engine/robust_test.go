@@ -1086,3 +1086,31 @@ func TestRestartLoadsDependentTags(t *testing.T) {
 		t.Errorf("after the restart %s is %+v, want it depending on %s", dep.ID, d.Mixins, web.ID)
 	}
 }
+
+// TestFilterOnUnknownAttribute: a filter on an attribute no kind or mixin
+// defines (a typo) is InvalidArgument naming it, not an empty answer; a
+// filter on a defined attribute nothing matches is an empty answer.
+func TestFilterOnUnknownAttribute(t *testing.T) {
+	sim, err := simbackend.Open(simbackend.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	eng, err := engine.New(engine.Config{Store: memstore.New(), Driver: sim, ObserveInterval: time.Hour})
+	mustOK(t, err)
+	defer eng.Close()
+	_, err = eng.Create(ctx, "/compute/", &occi.Entity{Kind: infra.Compute})
+	mustOK(t, err)
+	_, err = eng.List(ctx, occi.ListQuery{Collection: "/compute/", Attributes: occi.Attributes{"occi.compute.colour": "red"}})
+	wantCode(t, err, occi.InvalidArgument, "occi.compute.colour")
+	got, err := eng.List(ctx, occi.ListQuery{Collection: "/compute/", Attributes: occi.Attributes{"occi.compute.hostname": "nothing-has-this"}})
+	mustOK(t, err)
+	if len(got) != 0 {
+		t.Errorf("a filter nothing matches gave %d entities, want none", len(got))
+	}
+	got, err = eng.List(ctx, occi.ListQuery{Collection: "/compute/", Attributes: occi.Attributes{"occi.core.title": ""}})
+	mustOK(t, err)
+	if len(got) != 1 {
+		t.Errorf("a filter on the empty title gave %d entities, want 1", len(got))
+	}
+}

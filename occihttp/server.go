@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -1176,7 +1177,17 @@ func (x *exchange) action(q *query, scope func() (occi.CategoryID, []occi.Catego
 	}
 	switch len(found) {
 	case 0:
-		return nil, occi.Errorf(occi.InvalidArgument, "no action %q is defined here", clip(q.action))
+		var terms []string
+		for _, a := range d.Actions {
+			if !slices.Contains(terms, a.ID.Term) {
+				terms = append(terms, a.ID.Term)
+			}
+		}
+		slices.Sort(terms)
+		if len(terms) == 0 {
+			return nil, occi.Errorf(occi.InvalidArgument, "no action %q is defined here; none is", clip(q.action))
+		}
+		return nil, occi.Errorf(occi.InvalidArgument, "no action %q is defined here; the actions here are %s", clip(q.action), strings.Join(terms, ", "))
 	case 1:
 		inv.Action = found[0]
 		return inv, nil

@@ -68,7 +68,7 @@ func main() {
 	var serveErr error
 	select {
 	case <-ctx.Done():
-		m.logger.Info("shutting down: finishing requests in flight", "timeout", m.Config.ShutdownTimeout)
+		m.logger.Info("shutting down: finishing requests in flight", "timeout", m.Config.ShutdownTimeout.String())
 	case serveErr = <-m.Err():
 	}
 	stop()
