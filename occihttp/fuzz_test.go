@@ -3,6 +3,7 @@ package occihttp
 import (
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -93,4 +94,31 @@ func validHeaderName(k string) bool {
 		}
 	}
 	return true
+}
+
+// FuzzIfMatch checks the If-Match reader: it never panics, "*" is revision
+// 0, and any other accepted value is exactly one quoted decimal revision
+// of at least 1 that reads back the same.
+func FuzzIfMatch(f *testing.F) {
+	for _, s := range []string{`*`, `"1"`, `"42"`, `W/"3"`, `3`, ``, `"1", "2"`, `"01"`, `"-1"`, `"0"`, `"9223372036854775808"`, ` * `, `"`, `""`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		rev, err := ifMatch([]string{v})
+		if err != nil {
+			if c := occi.ErrorCode(err); c != occi.InvalidArgument && c != occi.PreconditionFailed {
+				t.Fatalf("ifMatch(%q): error code %v, want InvalidArgument or PreconditionFailed", v, c)
+			}
+			return
+		}
+		if strings.TrimSpace(v) == "*" {
+			if rev != 0 {
+				t.Fatalf("ifMatch(%q) = %d, want 0", v, rev)
+			}
+			return
+		}
+		if rev < 1 || strings.TrimSpace(v) != `"`+strconv.FormatInt(rev, 10)+`"` {
+			t.Fatalf("ifMatch(%q) accepted revision %d", v, rev)
+		}
+	})
 }
