@@ -8,13 +8,15 @@ import (
 
 // AbsoluteURL makes a location absolute for output: a path (or any
 // reference without a scheme) is appended to base; a reference that already
-// has a scheme (http://other.example/x, urn:uuid:…) is returned unchanged.
+// has a scheme (http://other.example/x, urn:uuid:…) or names an authority
+// of its own (a network-path reference, //other.example/x, which LocalPath
+// does not take for a path of this server either) is returned unchanged.
 // A path without a leading slash gets one.
 func AbsoluteURL(base, loc string) string {
 	if loc == "" {
 		return ""
 	}
-	if HasScheme(loc) {
+	if HasScheme(loc) || strings.HasPrefix(loc, "//") {
 		return loc
 	}
 	base = strings.TrimSuffix(base, "/")
@@ -30,7 +32,7 @@ func AppendAbsoluteURL(b []byte, base, loc string) []byte {
 	if loc == "" {
 		return b
 	}
-	if HasScheme(loc) {
+	if HasScheme(loc) || strings.HasPrefix(loc, "//") {
 		return append(b, loc...)
 	}
 	base = strings.TrimSuffix(base, "/")
