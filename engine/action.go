@@ -429,6 +429,13 @@ func (e *Engine) observeLinks(ctx context.Context, res *occi.Entity) {
 	if e.model.IsLink(res.Kind) {
 		return
 	}
+	// Apart from changes to the links (a delete of one would otherwise
+	// meet the revision this writes and answer Conflict).
+	unlock, err := e.lockLinksOf(ctx, res.Location)
+	if err != nil {
+		return
+	}
+	defer unlock()
 	links, err := e.store.List(ctx, store.Query{Source: res.Location, Owner: res.Owner})
 	if err != nil {
 		return

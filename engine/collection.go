@@ -380,7 +380,11 @@ func (e *Engine) DeleteAll(ctx context.Context, collection string) error {
 		}
 		cur, err := e.getVisible(ctx, x.Location)
 		if err == nil {
-			err = e.deleteLocked(ctx, cur, deleting)
+			var unlockLinks func()
+			if unlockLinks, err = e.lockLinksAround(ctx, cur); err == nil {
+				err = e.deleteLocked(ctx, cur, deleting)
+				unlockLinks()
+			}
 		} else if occi.ErrorCode(err) == occi.NotFound {
 			err = nil
 		}

@@ -372,14 +372,33 @@ func (e *Engine) tryLock(location string) (func(), bool) {
 }
 
 // lockLinksOf takes the lock that serialises changes to the set of links
-// whose source is the resource at location (creating one, giving one a
-// storage device id): the count and device checks of checkNewLinks and
-// the write that follows them. It is taken after the entity locks of the
-// operation, and while it is held no entity lock is taken (several links
-// locks only together, in sorted order: lockLinksOfAll), so it cannot
-// deadlock.
+// that touch the resource at location, as source or target: creating or
+// deleting such a link, changing one, deleting the resource itself. It
+// covers the count and device checks of checkNewLinks and the write that
+// follows them, and a resource delete's listing of its links and the
+// write that deletes them (so no link is created from or to a resource
+// being deleted, nor deleted under it). It is taken after the entity locks
+// of the operation, and while it is held no entity lock is taken (several
+// links locks only together, in sorted order: lockLinksOfAll), so it
+// cannot deadlock.
 func (e *Engine) lockLinksOf(ctx context.Context, location string) (func(), error) {
 	return e.lock(ctx, linksLockKey(location))
+}
+
+// lockLinksAround takes the links locks an operation on ent needs: for a
+// link, those of its source and target (the link set of both changes);
+// for a resource, its own, and also those of extra (the targets of
+// inline links it gains).
+func (e *Engine) lockLinksAround(ctx context.Context, ent *occi.Entity, extra ...string) (func(), error) {
+	var keys []string
+	if e.model.IsLink(ent.Kind) {
+		keys = append(keys, ent.Source, ent.Target)
+	} else {
+		keys = append(keys, ent.Location)
+	}
+	keys = append(keys, extra...)
+	keys = slices.DeleteFunc(keys, func(k string) bool { return k == "" })
+	return e.lockLinksOfAll(ctx, keys)
 }
 
 // lockLinksOfAll takes the links locks (lockLinksOf) of the resources at

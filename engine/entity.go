@@ -508,16 +508,15 @@ type createPlan struct {
 }
 
 func (e *Engine) create(ctx context.Context, loc, seg string, in *occi.Entity, fresh bool) (*occi.Entity, error) {
-	if e.model.IsLink(in.Kind) && in.Source != "" {
-		// Held until the link is stored, so that links created at once
-		// from one source are checked (checkNewLinks) one after the
-		// other. A Source that names no resource fails in prepareCreate.
-		unlock, err := e.lockLinksOf(ctx, in.Source)
-		if err != nil {
-			return nil, err
-		}
-		defer unlock()
+	// Held until the entity is stored: links created at once from one
+	// source are checked (checkNewLinks) one after the other, and none is
+	// made from or to a resource being deleted. A Source or Target that
+	// names no resource fails in prepareCreate.
+	unlock, err := e.lockLinksOfAll(ctx, e.linkEnds(in))
+	if err != nil {
+		return nil, err
 	}
+	defer unlock()
 	p, err := e.prepareCreate(ctx, loc, seg, in, fresh)
 	if err != nil {
 		return nil, err
@@ -526,6 +525,24 @@ func (e *Engine) create(ctx context.Context, loc, seg string, in *occi.Entity, f
 		return nil, err
 	}
 	return e.presentCreated(ctx, p), nil
+}
+
+// linkEnds returns the resources whose set of links creating in changes:
+// a link's source and target, or the targets of a resource's inline links
+// (the new resource itself is not known to anyone yet). Empty ends are
+// left out.
+func (e *Engine) linkEnds(in *occi.Entity) []string {
+	var ends []string
+	if e.model.IsLink(in.Kind) {
+		ends = append(ends, in.Source, in.Target)
+	} else {
+		for _, l := range in.Links {
+			if l != nil {
+				ends = append(ends, l.Target)
+			}
+		}
+	}
+	return slices.DeleteFunc(ends, func(k string) bool { return k == "" })
 }
 
 // presentCreated is present for an entity just created as p planned,
@@ -1246,13 +1263,13 @@ func (e *Engine) linkLocationFree(ctx context.Context, loc string) error {
 
 // change applies in to old (already locked and revision-checked).
 func (e *Engine) change(ctx context.Context, old, in *occi.Entity, mode attrMode) (*occi.Entity, error) {
-	// The links of the resource (or of the link's source) may change:
-	// checked and stored one change after the other (checkNewLinks).
-	src := old.Location
-	if e.model.IsLink(old.Kind) {
-		src = old.Source
+	// The links of the resource (or around the link) may change: checked
+	// and stored one change after the other (checkNewLinks).
+	var ends []string
+	if !e.model.IsLink(old.Kind) {
+		ends = e.linkEnds(&occi.Entity{Kind: old.Kind, Links: in.Links})
 	}
-	unlock, err := e.lockLinksOf(ctx, src)
+	unlock, err := e.lockLinksAround(ctx, old, ends...)
 	if err != nil {
 		return nil, err
 	}
@@ -1355,6 +1372,11 @@ func (e *Engine) Delete(ctx context.Context, location string) error {
 	if err := checkRevision(ctx, ent); err != nil {
 		return err
 	}
+	unlockLinks, err := e.lockLinksAround(ctx, ent)
+	if err != nil {
+		return err
+	}
+	defer unlockLinks()
 	return e.deleteLocked(ctx, ent, nil)
 }
 
@@ -1384,7 +1406,8 @@ func refuseIncoming(ent *occi.Entity, links []*occi.Entity) error {
 	return occi.Errorf(occi.FailedPrecondition, "%s is still linked to by %s; delete those links first", ent.Location, strings.Join(locs, ", "))
 }
 
-// deleteLocked deletes ent with its own (outgoing) links. Links to ent
+// deleteLocked deletes ent with its own (outgoing) links; the caller holds
+// ent's entity lock and its links locks (lockLinksAround). Links to ent
 // from other resources make it FailedPrecondition, unless their sources
 // are in alsoDeleted (a collection delete taking them too): those links go
 // with ent.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -469,15 +468,13 @@ func (e *Engine) CreateAll(ctx context.Context, collection string, es []*occi.En
 		return nil, err
 	}
 	defer unlock()
-	// The links locks of the sources of new links, after the entity
-	// locks as in create.
-	var sources []string
+	// The links locks of the ends of new links, after the entity locks
+	// as in create.
+	var ends []string
 	for _, it := range items {
-		if e.model.IsLink(it.in.Kind) && it.in.Source != "" && !slices.Contains(sources, it.in.Source) {
-			sources = append(sources, it.in.Source)
-		}
+		ends = append(ends, e.linkEnds(it.in)...)
 	}
-	unlockLinks, err := e.lockLinksOfAll(ctx, sources)
+	unlockLinks, err := e.lockLinksOfAll(ctx, ends)
 	if err != nil {
 		return nil, err
 	}

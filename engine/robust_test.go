@@ -1114,3 +1114,107 @@ func TestFilterOnUnknownAttribute(t *testing.T) {
 		t.Errorf("a filter on the empty title gave %d entities, want 1", len(got))
 	}
 }
+
+// linkRace sets up an engine with a network and a compute that has n
+// network interfaces; it returns the engine and the links' locations.
+func linkRace(t *testing.T, n int) (*engine.Engine, []string) {
+	t.Helper()
+	sim, err := simbackend.Open(simbackend.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	eng, err := engine.New(engine.Config{Store: memstore.New(), Driver: sim, ObserveInterval: time.Hour})
+	mustOK(t, err)
+	t.Cleanup(func() { eng.Close() })
+	_, err = eng.Create(ctx, "/network/", &occi.Entity{Kind: infra.Network, ID: "net1"})
+	mustOK(t, err)
+	_, err = eng.Create(ctx, "/compute/", &occi.Entity{Kind: infra.Compute, ID: "vm1"})
+	mustOK(t, err)
+	var locs []string
+	for range n {
+		l, err := eng.Create(ctx, "/networkinterface/", &occi.Entity{Kind: infra.NetworkInterface, Source: "/compute/vm1", Target: "/network/net1"})
+		mustOK(t, err)
+		locs = append(locs, l.Location)
+	}
+	return eng, locs
+}
+
+// orphans lists the network interfaces whose source or target is gone.
+func orphans(t *testing.T, eng *engine.Engine) []string {
+	t.Helper()
+	links, err := eng.List(ctx, occi.ListQuery{Collection: "/networkinterface/", Number: 1000})
+	mustOK(t, err)
+	var out []string
+	for _, l := range links {
+		for _, end := range []string{l.Source, l.Target} {
+			if _, err := eng.Get(ctx, end); occi.ErrorCode(err) == occi.NotFound {
+				out = append(out, l.Location+" ("+end+" is gone)")
+			}
+		}
+	}
+	return out
+}
+
+// TestNoLinkOutlivesItsResource: links created from a compute while it is
+// being deleted either go with it or are refused (NotFound); none is left
+// behind pointing at a compute that no longer exists.
+func TestNoLinkOutlivesItsResource(t *testing.T) {
+	for round := range 10 {
+		eng, _ := linkRace(t, 20)
+		var wg sync.WaitGroup
+		for range 6 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 10 {
+					_, err := eng.Create(ctx, "/networkinterface/", &occi.Entity{Kind: infra.NetworkInterface, Source: "/compute/vm1", Target: "/network/net1"})
+					if err != nil && occi.ErrorCode(err) != occi.NotFound {
+						t.Errorf("a link create racing the delete of its source: %v, want success or NotFound", err)
+					}
+				}
+			}()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Duration(round) * 100 * time.Microsecond)
+			mustOK(t, eng.Delete(ctx, "/compute/vm1"))
+		}()
+		wg.Wait()
+		if o := orphans(t, eng); len(o) > 0 {
+			t.Fatalf("round %d: %d links outlived their compute, first %s", round, len(o), o[0])
+		}
+	}
+}
+
+// TestResourceDeleteRacingLinkDeletes: deleting a compute while its links
+// are deleted one by one succeeds, and leaves neither the compute nor a
+// link behind (the delete had answered NotFound with the compute kept).
+func TestResourceDeleteRacingLinkDeletes(t *testing.T) {
+	for range 5 {
+		eng, locs := linkRace(t, 60)
+		var wg sync.WaitGroup
+		for w := range 10 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := w; i < len(locs); i += 10 {
+					if err := eng.Delete(ctx, locs[i]); err != nil && occi.ErrorCode(err) != occi.NotFound {
+						t.Errorf("deleting link %s: %v, want success or NotFound", locs[i], err)
+					}
+				}
+			}()
+		}
+		if err := eng.Delete(ctx, "/compute/vm1"); err != nil {
+			t.Errorf("deleting the compute while its links are deleted: %v", err)
+		}
+		wg.Wait()
+		if _, err := eng.Get(ctx, "/compute/vm1"); occi.ErrorCode(err) != occi.NotFound {
+			t.Errorf("after its delete the compute reads: %v, want NotFound", err)
+		}
+		if o := orphans(t, eng); len(o) > 0 {
+			t.Errorf("%d links outlived their compute, first %s", len(o), o[0])
+		}
+	}
+}
