@@ -21,11 +21,14 @@ import (
 
 const urnUUID = "urn:uuid:"
 
-// idSegment turns a client-given id into the path segment it names,
-// accepting the "urn:uuid:" form.
+// idSegment turns a client-given id into the path segment it names: the
+// UUID of "urn:uuid:<uuid>", any other id as it is (so "urn:uuid:abc"
+// names the segment "urn:uuid:abc", not "abc").
 func idSegment(id string) string {
 	if len(id) > len(urnUUID) && strings.EqualFold(id[:len(urnUUID)], urnUUID) {
-		return id[len(urnUUID):]
+		if u := id[len(urnUUID):]; len(u) == 36 && uuid.Validate(u) == nil {
+			return u
+		}
 	}
 	return id
 }
@@ -992,6 +995,39 @@ func (e *Engine) splitEntityLocation(ctx context.Context, location string) (*occ
 	return k, seg, nil
 }
 
+// linkDiffers names what the link l, as a request repeats it, gives
+// otherwise than the stored link o: its kind, ends, id, title or a mutable
+// attribute; "" when nothing. What l leaves out, and what only the server
+// changes (states, immutable attributes), do not count.
+func (e *Engine) linkDiffers(l, o *occi.Entity) string {
+	ll := l.Clone()
+	if err := moveCoreAttributes(ll); err != nil {
+		return "occi.core attribute"
+	}
+	switch {
+	case !ll.Kind.IsZero() && ll.Kind != o.Kind:
+		return "kind"
+	case ll.Source != "" && ll.Source != o.Source:
+		return "source"
+	case ll.Target != "" && ll.Target != o.Target:
+		return "target"
+	case ll.ID != "" && idSegment(ll.ID) != idSegment(o.ID):
+		return "occi.core.id"
+	case ll.Title != "" && ll.Title != o.Title:
+		return "title"
+	}
+	defs, err := e.model.Attributes(o.Kind, o.Mixins)
+	if err != nil {
+		return ""
+	}
+	for k, v := range ll.Attributes {
+		if d, ok := defs[k]; ok && d.Mutable && !sameValue(v, o.Attributes[k]) {
+			return k
+		}
+	}
+	return ""
+}
+
 // linkLocation is where the link l a request names is: its location, or
 // else (JSON names none) its kind's location and its id; "" when neither
 // tells.
@@ -1074,8 +1110,16 @@ func (e *Engine) Put(ctx context.Context, location string, in *occi.Entity) (*oc
 			return nil, false, err
 		}
 		for _, l := range in.Links {
-			if l == nil || !slices.ContainsFunc(own, func(o *occi.Entity) bool { return o.Location == e.linkLocation(l) }) {
+			i := -1
+			if l != nil {
+				loc := e.linkLocation(l)
+				i = slices.IndexFunc(own, func(o *occi.Entity) bool { return o.Location == loc })
+			}
+			if i < 0 {
 				return nil, false, occi.Errorf(occi.InvalidArgument, "a full replace (PUT) of %s cannot carry links other than the ones it has (which are left intact); create links through their kind's collection or a partial update (POST)", location)
+			}
+			if what := e.linkDiffers(l, own[i]); what != "" {
+				return nil, false, occi.Errorf(occi.InvalidArgument, "a full replace (PUT) of %s repeats its link %s with another %s; a PUT leaves links as they are: change a link with a request to the link itself", location, own[i].Location, what)
 			}
 		}
 		in = in.Clone()

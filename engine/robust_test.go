@@ -1218,3 +1218,57 @@ func TestResourceDeleteRacingLinkDeletes(t *testing.T) {
 		}
 	}
 }
+
+// TestURNUUIDPrefixOnlyForUUIDs: "urn:uuid:" names a UUID's segment only
+// when a UUID follows; "urn:uuid:abc" is an id of its own, kept whole, and
+// does not collide with the id "abc".
+func TestURNUUIDPrefixOnlyForUUIDs(t *testing.T) {
+	eng, _ := linkRace(t, 0)
+	_, err := eng.Create(ctx, "/compute/", &occi.Entity{Kind: infra.Compute, ID: "abc"})
+	mustOK(t, err)
+	c, err := eng.Create(ctx, "/compute/", &occi.Entity{Kind: infra.Compute, ID: "urn:uuid:abc"})
+	mustOK(t, err)
+	if c.Location != "/compute/urn:uuid:abc" || c.ID != "urn:uuid:abc" {
+		t.Errorf("created %s with id %q, want /compute/urn:uuid:abc with the id as given", c.Location, c.ID)
+	}
+	u, err := eng.Create(ctx, "/compute/", &occi.Entity{Kind: infra.Compute, ID: "urn:uuid:6F1F0C3A-1B2C-4D5E-8F90-A1B2C3D4E5F6"})
+	mustOK(t, err)
+	if u.Location != "/compute/6f1f0c3a-1b2c-4d5e-8f90-a1b2c3d4e5f6" && u.Location != "/compute/6F1F0C3A-1B2C-4D5E-8F90-A1B2C3D4E5F6" {
+		t.Errorf("a urn:uuid id landed at %s, want the UUID as the segment", u.Location)
+	}
+}
+
+// TestPutRepeatingOwnLinks: a full replace may repeat the entity's own
+// links as they are, and they stay; repeating one with another target,
+// source, id, title or mutable attribute is InvalidArgument naming it
+// (it had answered 200 and changed nothing).
+func TestPutRepeatingOwnLinks(t *testing.T) {
+	eng, locs := linkRace(t, 1)
+	_, err := eng.Create(ctx, "/network/", &occi.Entity{Kind: infra.Network, ID: "net2"})
+	mustOK(t, err)
+	_, err = eng.Create(ctx, "/compute/", &occi.Entity{Kind: infra.Compute, ID: "vm2"})
+	mustOK(t, err)
+	own, err := eng.Get(ctx, locs[0])
+	mustOK(t, err)
+	put := func(l *occi.Entity) error {
+		_, _, err := eng.Put(ctx, "/compute/vm1", &occi.Entity{Kind: infra.Compute, Links: []*occi.Entity{l}})
+		return err
+	}
+	mustOK(t, put(own.Clone()))
+	for _, c := range []struct {
+		what string
+		l    *occi.Entity
+	}{
+		{"target", &occi.Entity{Location: own.Location, Target: "/network/net2"}},
+		{"source", &occi.Entity{Location: own.Location, Source: "/compute/vm2"}},
+		{"title", &occi.Entity{Location: own.Location, Title: "renamed"}},
+		{"occi.core.id", &occi.Entity{Location: own.Location, Attributes: occi.Attributes{"occi.core.id": "other"}}},
+	} {
+		wantCode(t, put(c.l), occi.InvalidArgument, c.what)
+	}
+	got, err := eng.Get(ctx, locs[0])
+	mustOK(t, err)
+	if got.Target != "/network/net1" || got.Title != own.Title {
+		t.Errorf("after the refused PUTs the link is %s titled %q, want it unchanged", got.Target, got.Title)
+	}
+}

@@ -983,6 +983,11 @@ func (x *exchange) invokeAll(t occi.Target, q *query) {
 		return
 	}
 	inv, err := x.action(q, func() (occi.CategoryID, []occi.CategoryID, error) {
+		if t.Type == occi.TargetMixinCollection {
+			// A mixin (a tag) rarely defines actions of its own: the
+			// term names one of any category, as long as only one has it.
+			return occi.CategoryID{}, nil, nil
+		}
 		return occi.CategoryID{}, []occi.CategoryID{t.Category}, nil
 	})
 	if err != nil {
@@ -1009,7 +1014,7 @@ func (x *exchange) serveEntity(t occi.Target, q *query) {
 		return
 	}
 	if x.r.Method != http.MethodGet && x.r.Method != http.MethodHead {
-		if v := x.r.Header.Get("If-None-Match"); v != "" && !q.hasAction {
+		if v := x.r.Header.Get("If-None-Match"); v != "" {
 			if strings.TrimSpace(v) != "*" {
 				x.fail(occi.Errorf(occi.InvalidArgument,
 					"If-None-Match %q: on a write this server understands only *, which makes a PUT create and never replace", clip(v)))

@@ -220,6 +220,8 @@ func TestServerProtocol(t *testing.T) {
 			wantBody: `"Term":"saved1"`, wantHeader: map[string]string{"Occid-Result": "mixin", "ETag": ""}},
 		{name: "POST action body and URL disagree", method: "POST", target: "/compute/1?action=save", hdr: fakeCT,
 			body: jsonOf(&occi.ActionInvocation{Action: actionStart}), wantStatus: 400},
+		{name: "POST action with If-None-Match *", method: "POST", target: "/compute/1?action=start", hdr: header("If-None-Match", `*`), wantStatus: 412},
+		{name: "POST action with another If-None-Match", method: "POST", target: "/compute/1?action=start", hdr: header("If-None-Match", `"1"`), wantStatus: 400},
 		{name: "POST undefined action", method: "POST", target: "/compute/1?action=fly", wantStatus: 400, wantBody: "the actions here are"},
 		{name: "POST invalid action term", method: "POST", target: "/compute/1?action=-x", wantStatus: 400},
 		{name: "POST action twice", method: "POST", target: "/compute/1?action=start&action=start", wantStatus: 400},

@@ -960,3 +960,24 @@ func TestPutWhatWasRead(t *testing.T) {
 		"Link: </network/rt-net>; rel=\""+infra+"network\"; self=\"/networkinterface/other\"; category=\""+infra+"networkinterface\"\n")
 	mustStatus(t, r, 400)
 }
+
+// TestTagCollectionActionByTerm: an action named by its term alone on a
+// tag's collection (a tag defines no actions) runs on the members; it had
+// answered 400 "no action is defined here".
+func TestTagCollectionActionByTerm(t *testing.T) {
+	m := startMain(t, t.TempDir(), "sim://", io.Discard)
+	defer m.Close()
+	base := m.URL()
+	const infra = "http://schemas.ogf.org/occi/infrastructure#"
+	plain := http.Header{"Content-Type": {"text/plain"}, "Accept": {"text/plain"}}
+	mustStatus(t, do(t, "PUT", base+"/compute/tagged", plain, "Category: "+category(infra+"compute", "kind")+"\n"), 201)
+	mustStatus(t, do(t, "POST", base+"/-/", plain, "Category: "+category("http://occid.local/occi/users/anonymous/tags#grp", "mixin")+"\n"), 200)
+	mustStatus(t, do(t, "POST", base+"/users/anonymous/tags/grp/", plain, "X-OCCI-Location: /compute/tagged\n"), 200)
+	r := do(t, "POST", base+"/users/anonymous/tags/grp/?action=start", plain, "")
+	mustStatus(t, r, 200)
+	if got := do(t, "GET", base+"/compute/tagged", plain, ""); !strings.Contains(got.body, `occi.compute.state="active"`) {
+		t.Errorf("after start on the tag's collection the member reads:\n%s", got.body)
+	}
+	r = do(t, "POST", base+"/users/anonymous/tags/grp/?action=fly", plain, "")
+	mustStatus(t, r, 400)
+}
