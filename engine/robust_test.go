@@ -900,15 +900,8 @@ func TestSettlingLeavesCreatesInFlight(t *testing.T) {
 // on an active network, inactive once it stops, both in the action's
 // answer and in a later read of the link.
 func TestLinkStateFollowsActions(t *testing.T) {
-	sim, err := simbackend.Open(simbackend.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
-	eng, err := engine.New(engine.Config{Store: memstore.New(), Driver: sim, ObserveInterval: time.Hour})
-	mustOK(t, err)
-	defer eng.Close()
-	_, err = eng.Create(ctx, "/network/", &occi.Entity{Kind: infra.Network, ID: "net1"})
+	eng := simEngine(t)
+	_, err := eng.Create(ctx, "/network/", &occi.Entity{Kind: infra.Network, ID: "net1"})
 	mustOK(t, err)
 	_, err = eng.Invoke(ctx, "/network/net1", &occi.ActionInvocation{Action: infra.ActionUp})
 	mustOK(t, err)
@@ -937,15 +930,8 @@ func TestLinkStateFollowsActions(t *testing.T) {
 // the interface is inactive in the answer to a read of it, and active
 // again once the network is up.
 func TestLinkStateFollowsTargetActions(t *testing.T) {
-	sim, err := simbackend.Open(simbackend.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
-	eng, err := engine.New(engine.Config{Store: memstore.New(), Driver: sim, ObserveInterval: time.Hour})
-	mustOK(t, err)
-	defer eng.Close()
-	_, err = eng.Create(ctx, "/network/", &occi.Entity{Kind: infra.Network, ID: "net1"})
+	eng := simEngine(t)
+	_, err := eng.Create(ctx, "/network/", &occi.Entity{Kind: infra.Network, ID: "net1"})
 	mustOK(t, err)
 	_, err = eng.Invoke(ctx, "/network/net1", &occi.ActionInvocation{Action: infra.ActionUp})
 	mustOK(t, err)
@@ -978,15 +964,8 @@ func TestLinkStateFollowsTargetActions(t *testing.T) {
 // ever stored however many requests race (before, 200 parallel creates
 // left a compute with 188 links).
 func TestLinkLimitHoldsUnderConcurrency(t *testing.T) {
-	sim, err := simbackend.Open(simbackend.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
-	eng, err := engine.New(engine.Config{Store: memstore.New(), Driver: sim, ObserveInterval: time.Hour})
-	mustOK(t, err)
-	defer eng.Close()
-	_, err = eng.Create(ctx, "/network/", &occi.Entity{Kind: infra.Network, ID: "net1"})
+	eng := simEngine(t)
+	_, err := eng.Create(ctx, "/network/", &occi.Entity{Kind: infra.Network, ID: "net1"})
 	mustOK(t, err)
 	_, err = eng.Create(ctx, "/compute/", &occi.Entity{Kind: infra.Compute, ID: "vm1"})
 	mustOK(t, err)
@@ -1020,15 +999,8 @@ func TestLinkLimitHoldsUnderConcurrency(t *testing.T) {
 // source count together against MaxLinks: a batch that would take a
 // resource over the limit creates none of its links.
 func TestLinkLimitCountsABatchTogether(t *testing.T) {
-	sim, err := simbackend.Open(simbackend.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
-	eng, err := engine.New(engine.Config{Store: memstore.New(), Driver: sim, ObserveInterval: time.Hour})
-	mustOK(t, err)
-	defer eng.Close()
-	_, err = eng.Create(ctx, "/network/", &occi.Entity{Kind: infra.Network, ID: "net1"})
+	eng := simEngine(t)
+	_, err := eng.Create(ctx, "/network/", &occi.Entity{Kind: infra.Network, ID: "net1"})
 	mustOK(t, err)
 	_, err = eng.Create(ctx, "/compute/", &occi.Entity{Kind: infra.Compute, ID: "vm1"})
 	mustOK(t, err)
@@ -1091,15 +1063,8 @@ func TestRestartLoadsDependentTags(t *testing.T) {
 // defines (a typo) is InvalidArgument naming it, not an empty answer; a
 // filter on a defined attribute nothing matches is an empty answer.
 func TestFilterOnUnknownAttribute(t *testing.T) {
-	sim, err := simbackend.Open(simbackend.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
-	eng, err := engine.New(engine.Config{Store: memstore.New(), Driver: sim, ObserveInterval: time.Hour})
-	mustOK(t, err)
-	defer eng.Close()
-	_, err = eng.Create(ctx, "/compute/", &occi.Entity{Kind: infra.Compute})
+	eng := simEngine(t)
+	_, err := eng.Create(ctx, "/compute/", &occi.Entity{Kind: infra.Compute})
 	mustOK(t, err)
 	_, err = eng.List(ctx, occi.ListQuery{Collection: "/compute/", Attributes: occi.Attributes{"occi.compute.colour": "red"}})
 	wantCode(t, err, occi.InvalidArgument, "occi.compute.colour")
@@ -1115,9 +1080,10 @@ func TestFilterOnUnknownAttribute(t *testing.T) {
 	}
 }
 
-// linkRace sets up an engine with a network and a compute that has n
-// network interfaces; it returns the engine and the links' locations.
-func linkRace(t *testing.T, n int) (*engine.Engine, []string) {
+// simEngine returns an engine over a fresh simulator and memory store,
+// observing entities again only after an hour (so answers show what the
+// engine stored), closed when t ends.
+func simEngine(t *testing.T) *engine.Engine {
 	t.Helper()
 	sim, err := simbackend.Open(simbackend.Options{})
 	if err != nil {
@@ -1127,7 +1093,15 @@ func linkRace(t *testing.T, n int) (*engine.Engine, []string) {
 	eng, err := engine.New(engine.Config{Store: memstore.New(), Driver: sim, ObserveInterval: time.Hour})
 	mustOK(t, err)
 	t.Cleanup(func() { eng.Close() })
-	_, err = eng.Create(ctx, "/network/", &occi.Entity{Kind: infra.Network, ID: "net1"})
+	return eng
+}
+
+// linkRace sets up an engine with a network and a compute that has n
+// network interfaces; it returns the engine and the links' locations.
+func linkRace(t *testing.T, n int) (*engine.Engine, []string) {
+	t.Helper()
+	eng := simEngine(t)
+	_, err := eng.Create(ctx, "/network/", &occi.Entity{Kind: infra.Network, ID: "net1"})
 	mustOK(t, err)
 	_, err = eng.Create(ctx, "/compute/", &occi.Entity{Kind: infra.Compute, ID: "vm1"})
 	mustOK(t, err)

@@ -920,19 +920,30 @@ func TestEngineSettings(t *testing.T) {
 	mustStatus(t, do(t, "POST", base+"/compute/", hdr, batch(2)), http.StatusCreated)
 }
 
+// infraScheme is the scheme of the infrastructure kinds.
+const infraScheme = "http://schemas.ogf.org/occi/infrastructure#"
+
+// plain is the header of a text/plain request that wants text/plain.
+var plain = http.Header{"Content-Type": {"text/plain"}, "Accept": {"text/plain"}}
+
+// startSim runs occid on the simulator and a fresh data directory until t
+// ends and returns its URL.
+func startSim(t *testing.T) string {
+	t.Helper()
+	m := startMain(t, t.TempDir(), "sim://", io.Discard)
+	t.Cleanup(func() { m.Close() })
+	return m.URL()
+}
+
 // TestPutWhatWasRead: a client that GETs a compute with links and PUTs the
 // rendering back unchanged (as compliance tools do) gets 200 in every
 // media type, the links intact; adding a link that is not the compute's
 // in such a PUT is still 400.
 func TestPutWhatWasRead(t *testing.T) {
-	m := startMain(t, t.TempDir(), "sim://", io.Discard)
-	defer m.Close()
-	base := m.URL()
-	const infra = "http://schemas.ogf.org/occi/infrastructure#"
-	plain := http.Header{"Content-Type": {"text/plain"}, "Accept": {"text/plain"}}
-	mustStatus(t, do(t, "PUT", base+"/network/rt-net", plain, "Category: "+category(infra+"network", "kind")+"\n"), 201)
-	mustStatus(t, do(t, "PUT", base+"/compute/rt-vm", plain, "Category: "+category(infra+"compute", "kind")+"\n"+
-		"Link: </network/rt-net>; rel=\""+infra+"network\"; category=\""+infra+"networkinterface\"\n"), 201)
+	base := startSim(t)
+	mustStatus(t, do(t, "PUT", base+"/network/rt-net", plain, "Category: "+category(infraScheme+"network", "kind")+"\n"), 201)
+	mustStatus(t, do(t, "PUT", base+"/compute/rt-vm", plain, "Category: "+category(infraScheme+"compute", "kind")+"\n"+
+		"Link: </network/rt-net>; rel=\""+infraScheme+"network\"; category=\""+infraScheme+"networkinterface\"\n"), 201)
 	mustStatus(t, do(t, "POST", base+"/compute/rt-vm?action=start", plain, ""), 200)
 	for _, md := range medias {
 		t.Run(md.name, func(t *testing.T) {
@@ -956,8 +967,8 @@ func TestPutWhatWasRead(t *testing.T) {
 			}
 		})
 	}
-	r := do(t, "PUT", base+"/compute/rt-vm", plain, "Category: "+category(infra+"compute", "kind")+"\n"+
-		"Link: </network/rt-net>; rel=\""+infra+"network\"; self=\"/networkinterface/other\"; category=\""+infra+"networkinterface\"\n")
+	r := do(t, "PUT", base+"/compute/rt-vm", plain, "Category: "+category(infraScheme+"compute", "kind")+"\n"+
+		"Link: </network/rt-net>; rel=\""+infraScheme+"network\"; self=\"/networkinterface/other\"; category=\""+infraScheme+"networkinterface\"\n")
 	mustStatus(t, r, 400)
 }
 
@@ -965,12 +976,8 @@ func TestPutWhatWasRead(t *testing.T) {
 // tag's collection (a tag defines no actions) runs on the members; it had
 // answered 400 "no action is defined here".
 func TestTagCollectionActionByTerm(t *testing.T) {
-	m := startMain(t, t.TempDir(), "sim://", io.Discard)
-	defer m.Close()
-	base := m.URL()
-	const infra = "http://schemas.ogf.org/occi/infrastructure#"
-	plain := http.Header{"Content-Type": {"text/plain"}, "Accept": {"text/plain"}}
-	mustStatus(t, do(t, "PUT", base+"/compute/tagged", plain, "Category: "+category(infra+"compute", "kind")+"\n"), 201)
+	base := startSim(t)
+	mustStatus(t, do(t, "PUT", base+"/compute/tagged", plain, "Category: "+category(infraScheme+"compute", "kind")+"\n"), 201)
 	mustStatus(t, do(t, "POST", base+"/-/", plain, "Category: "+category("http://occid.local/occi/users/anonymous/tags#grp", "mixin")+"\n"), 200)
 	mustStatus(t, do(t, "POST", base+"/users/anonymous/tags/grp/", plain, "X-OCCI-Location: /compute/tagged\n"), 200)
 	r := do(t, "POST", base+"/users/anonymous/tags/grp/?action=start", plain, "")
