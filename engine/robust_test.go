@@ -895,11 +895,10 @@ func TestSettlingLeavesCreatesInFlight(t *testing.T) {
 	}
 }
 
-// TestLinkStateFollowsActions checks that an action on a compute brings
-// the state of its network interface along: active once the compute runs
-// on an active network, inactive once it stops, both in the action's
-// answer and in a later read of the link.
-func TestLinkStateFollowsActions(t *testing.T) {
+// nicOnUpNetwork returns a simEngine holding the network net1, up, and
+// the compute vm1 (inactive) with the network interface nic1 on it.
+func nicOnUpNetwork(t *testing.T) *engine.Engine {
+	t.Helper()
 	eng := simEngine(t)
 	_, err := eng.Create(ctx, "/network/", &occi.Entity{Kind: infra.Network, ID: "net1"})
 	mustOK(t, err)
@@ -908,6 +907,15 @@ func TestLinkStateFollowsActions(t *testing.T) {
 	_, err = eng.Create(ctx, "/compute/", &occi.Entity{Kind: infra.Compute, ID: "vm1",
 		Links: []*occi.Entity{{ID: "nic1", Kind: infra.NetworkInterface, Target: "/network/net1"}}})
 	mustOK(t, err)
+	return eng
+}
+
+// TestLinkStateFollowsActions checks that an action on a compute brings
+// the state of its network interface along: active once the compute runs
+// on an active network, inactive once it stops, both in the action's
+// answer and in a later read of the link.
+func TestLinkStateFollowsActions(t *testing.T) {
+	eng := nicOnUpNetwork(t)
 	for _, step := range []struct {
 		action occi.CategoryID
 		want   string
@@ -930,15 +938,8 @@ func TestLinkStateFollowsActions(t *testing.T) {
 // the interface is inactive in the answer to a read of it, and active
 // again once the network is up.
 func TestLinkStateFollowsTargetActions(t *testing.T) {
-	eng := simEngine(t)
-	_, err := eng.Create(ctx, "/network/", &occi.Entity{Kind: infra.Network, ID: "net1"})
-	mustOK(t, err)
-	_, err = eng.Invoke(ctx, "/network/net1", &occi.ActionInvocation{Action: infra.ActionUp})
-	mustOK(t, err)
-	_, err = eng.Create(ctx, "/compute/", &occi.Entity{Kind: infra.Compute, ID: "vm1",
-		Links: []*occi.Entity{{ID: "nic1", Kind: infra.NetworkInterface, Target: "/network/net1"}}})
-	mustOK(t, err)
-	_, err = eng.Invoke(ctx, "/compute/vm1", &occi.ActionInvocation{Action: infra.ActionStart})
+	eng := nicOnUpNetwork(t)
+	_, err := eng.Invoke(ctx, "/compute/vm1", &occi.ActionInvocation{Action: infra.ActionStart})
 	mustOK(t, err)
 	for _, step := range []struct {
 		action occi.CategoryID
