@@ -1491,7 +1491,15 @@ func (e *Engine) deleteLocked(ctx context.Context, ent *occi.Entity, alsoDeleted
 			return e.driverErr(err, "deleting "+ent.Location)
 		}
 	}
-	muts := []store.Mutation{{Delete: ent.Location, Expect: ent.Revision}}
+	// Under the entity lock only an observation (a new state) can have
+	// written the entity since it was read: a delete the client did not
+	// make conditional (If-Match) goes ahead over it instead of failing
+	// with Conflict.
+	expect := store.AnyRevision
+	if rev, ok := occi.ExpectedRevision(ctx); ok && rev != 0 {
+		expect = ent.Revision
+	}
+	muts := []store.Mutation{{Delete: ent.Location, Expect: expect}}
 	for _, l := range links {
 		muts = append(muts, store.Mutation{Delete: l.Location, Expect: store.AnyRevision})
 	}
