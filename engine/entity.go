@@ -1048,8 +1048,7 @@ func (e *Engine) linkLocation(l *occi.Entity) string {
 
 // Put creates in at location, or replaces the entity there in full. A
 // replacement leaves the entity's links intact and may carry none but
-// those (by location; their renderings are ignored), anything else is
-// InvalidArgument; a creation honours inline links. With
+// those, as they are (see linkDiffers); anything else is InvalidArgument; a creation honours inline links. With
 // occi.WithMustNotExist in ctx an existing entity is PreconditionFailed.
 func (e *Engine) Put(ctx context.Context, location string, in *occi.Entity) (*occi.Entity, bool, error) {
 	if in == nil {
