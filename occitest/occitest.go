@@ -6,7 +6,8 @@
 // assumes more than the interface carries.
 //
 // The suite acts as two users, "alice" and "bob" (occi.WithIdentity); the
-// service under test must keep their entities and mixins apart. It needs a
+// service under test must keep their entities and mixins apart. A server
+// may know them by other names (RunNamed). It needs a
 // backend that supports every Infrastructure kind and action and deletes
 // saved OS templates (the sim backend does) with at least two OS templates
 // and two resource templates.
@@ -114,6 +115,14 @@ func Run(t *testing.T, newService func(t *testing.T) occi.Service) {
 // nothing of the suite's users and cleans up after it); it may register
 // cleanups with t.
 func RunT(t T, newService func(t T) occi.Service) {
+	RunNamed(t, "alice", "bob", newService)
+}
+
+// RunNamed is RunT against a server that knows the suite's two users,
+// alice and bob (the identities its requests carry), by other names:
+// first and second. The names matter where a server puts a user's name in
+// what it renders: the scheme and location of the user's tags.
+func RunNamed(t T, first, second string, newService func(t T) occi.Service) {
 	groups := []struct {
 		name string
 		fn   func(t T, h *harness)
@@ -140,7 +149,7 @@ func RunT(t T, newService func(t T) occi.Service) {
 	}
 	for _, g := range groups {
 		run(t, g.name, func(t T) {
-			g.fn(t, &harness{newService: newService})
+			g.fn(t, &harness{newService: newService, names: map[string]string{"alice": first, "bob": second}})
 		})
 	}
 }
@@ -148,6 +157,20 @@ func RunT(t T, newService func(t T) occi.Service) {
 // harness hands out fresh services and holds the suite's helpers.
 type harness struct {
 	newService func(t T) occi.Service
+	names      map[string]string // the server's name of each of the suite's users
+}
+
+// name returns the server's name of the suite's user (alice or bob).
+func (h *harness) name(user string) string {
+	if n := h.names[user]; n != "" {
+		return n
+	}
+	return user
+}
+
+// tagPrefix returns the location below which occid keeps user's tags.
+func (h *harness) tagPrefix(user string) string {
+	return "/users/" + occi.UserSegment(h.name(user)) + "/tags/"
 }
 
 func (h *harness) svc(t T) occi.Service {
@@ -309,7 +332,7 @@ func (h *harness) tag(t T, svc occi.Service, user, term string) *occi.Mixin {
 	ctx := occi.WithIdentity(context.Background(), occi.Identity{User: user})
 	os, _ := h.templates(t, svc, ctx)
 	provider := strings.TrimSuffix(os[0].ID.Scheme, "os_tpl#")
-	return &occi.Mixin{ID: occi.CategoryID{Scheme: provider + "users/" + occi.UserSegment(user) + "/tags#", Term: term}}
+	return &occi.Mixin{ID: occi.CategoryID{Scheme: provider + "users/" + occi.UserSegment(h.name(user)) + "/tags#", Term: term}}
 }
 
 // appliesTo reports whether m may apply to kind as far as the rendering

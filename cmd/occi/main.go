@@ -149,6 +149,7 @@ type cmdOpts struct {
 	page, number           int
 	interval               string
 	secondToken            string
+	names                  string
 	secondUser             string
 	secondPassword         string
 	run                    string

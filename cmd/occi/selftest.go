@@ -16,7 +16,7 @@ import (
 )
 
 var cmdSelftest = &command{
-	name: "selftest", args: "[URL] [--rendering text|occi|json] [--second-token T | --second-user U --second-password P] [--run REGEXP]",
+	name: "selftest", args: "[URL] [--rendering text|occi|json] [--second-token T | --second-user U --second-password P] [--names FIRST,SECOND] [--run REGEXP]",
 	summary:  "check an OCCI 1.2 server with the conformance suite; prints PASS/FAIL per check and \"N passed, N failed\"",
 	maxArgs:  1,
 	noClient: true,
@@ -25,8 +25,31 @@ var cmdSelftest = &command{
 		fs.StringVar(&o.secondUser, "second-user", "", "HTTP Basic user name of the second user")
 		fs.StringVar(&o.secondPassword, "second-password", "", "HTTP Basic password of the second user")
 		fs.StringVar(&o.run, "run", "", "run only the checks matching this expression (like go test -run: one expression per level, split at '/')")
+		fs.StringVar(&o.names, "names", "", "the server's user names of the two accounts, FIRST,SECOND (default: the Basic user names, else alice,bob); on occid a user's tags are in …/users/NAME/tags#")
 	},
 	run: runSelftest,
+}
+
+// selftestNames returns the server's names of the two accounts: from
+// --names (flag, "FIRST,SECOND"), else each Basic user name, else alice
+// and bob.
+func selftestNames(flag string, first, second credential) ([2]string, error) {
+	if flag != "" {
+		a, b, ok := strings.Cut(flag, ",")
+		a, b = strings.TrimSpace(a), strings.TrimSpace(b)
+		if !ok || a == "" || b == "" || strings.Contains(b, ",") {
+			return [2]string{}, usageErrorf("--names %q: want two user names, FIRST,SECOND", flag)
+		}
+		return [2]string{a, b}, nil
+	}
+	names := [2]string{"alice", "bob"}
+	if first.token == "" && first.user != "" {
+		names[0] = first.user
+	}
+	if second.token == "" && second.user != "" {
+		names[1] = second.user
+	}
+	return names, nil
 }
 
 // credential is how one user authenticates.
@@ -65,9 +88,9 @@ func runSelftest(ctx context.Context, x *execution, args []string) error {
 	if len(args) == 1 {
 		endpoint = args[0]
 	}
-	// The suite acts as users named alice and bob (occitest's convention:
-	// on occid their tags are in .../users/alice/tags# and
-	// .../users/bob/tags#), so the accounts must have those names.
+	// The suite acts as users it calls alice and bob; the server may know
+	// the two accounts by other names, which occitest needs for the
+	// schemes of their tags (on occid …/users/NAME/tags#).
 	users := []string{"alice", "bob"}
 	filter, err := compileFilter(x.o.run)
 	if err != nil {
@@ -75,6 +98,10 @@ func runSelftest(ctx context.Context, x *execution, args []string) error {
 	}
 	first := credential{token: x.g.Token, user: x.g.User, password: x.g.Password}
 	second := credential{token: x.o.secondToken, user: x.o.secondUser, password: x.o.secondPassword}
+	names, err := selftestNames(x.o.names, first, second)
+	if err != nil {
+		return err
+	}
 	if second == (credential{}) {
 		// Without a second credential both users are the same to the
 		// server: the tenancy checks fail, and say so.
@@ -113,7 +140,7 @@ func runSelftest(ctx context.Context, x *execution, args []string) error {
 	root := r.root()
 	var saved []string
 	var savedMu sync.Mutex
-	occitest.RunT(root, func(ot occitest.T) occi.Service {
+	occitest.RunNamed(root, names[0], names[1], func(ot occitest.T) occi.Service {
 		t := ot.(*check)
 		tr := &tracker{Service: client.Client, ctx: ctx}
 		t.Cleanup(func() {

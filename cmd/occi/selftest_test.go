@@ -184,3 +184,22 @@ func TestSelftestAgainstOccid(t *testing.T) {
 		})
 	}
 }
+
+// TestSelftestOtherNames runs occi selftest against occid whose two
+// accounts are not named alice and bob (one of them a name occid writes
+// as ~<hex> in its tag scheme): with --names every check passes.
+func TestSelftestOtherNames(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test skipped in -short mode: it builds and starts occid")
+	}
+	if !occidHasAuthTokens(t) {
+		t.Skip("occid has no --auth-tokens")
+	}
+	p := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(p, []byte(aliceToken+" carol\n"+bobToken+" d/ave\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := startOccid(t, "--backend", "sim://", "--auth-tokens", p)
+	r := cli(t, map[string]string{"OCCI_RENDERING": "json"}, "selftest", srv.url, "--token", aliceToken, "--second-token", bobToken, "--names", "carol,d/ave")
+	checkSelftest(t, r)
+}

@@ -306,6 +306,8 @@ func TestUsage(t *testing.T) {
 		{[]string{"list", "--endpoint", "ftp://x"}, exitUsage, "", "want an absolute http or https URL"},
 		{[]string{"list", "--rendering", "xml"}, exitUsage, "", `rendering "xml"`},
 		{[]string{"selftest", "--run", "(("}, exitUsage, "", "--run"},
+		{[]string{"selftest", "--names", "carol"}, exitUsage, "", "--names"},
+		{[]string{"selftest", "--names", "a,b,c"}, exitUsage, "", "--names"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			r := cli(t, map[string]string{}, tc.args...)
