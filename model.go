@@ -139,6 +139,11 @@ func (m *Model) AddKind(k *Kind) error {
 func (m *Model) AddMixin(x *Mixin) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.addMixinLocked(x)
+}
+
+// addMixinLocked is AddMixin; m.mu is held.
+func (m *Model) addMixinLocked(x *Mixin) error {
 	if err := m.checkNewLocked(x.ID, x.Location); err != nil {
 		return err
 	}
@@ -165,9 +170,12 @@ func (m *Model) AddMixin(x *Mixin) error {
 }
 
 // ReplaceMixin registers x, replacing a mixin with the same identifier if
-// there is one (templates change their state and defaults over time).
+// there is one (templates change their state and defaults over time). The
+// replacement is atomic: a concurrent reader sees the old mixin or the new
+// one, never neither; if x cannot be registered, the old one stays.
 func (m *Model) ReplaceMixin(x *Mixin) error {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	old, ok := m.mixins[x.ID]
 	if ok {
 		m.gen.Add(1)
@@ -176,16 +184,13 @@ func (m *Model) ReplaceMixin(x *Mixin) error {
 			delete(m.locations, old.Location)
 		}
 	}
-	m.mu.Unlock()
-	err := m.AddMixin(x)
+	err := m.addMixinLocked(x)
 	if err != nil && ok {
-		m.mu.Lock()
 		m.gen.Add(1)
 		m.mixins[old.ID] = old
 		if old.Location != "" {
 			m.locations[old.Location] = old.ID
 		}
-		m.mu.Unlock()
 	}
 	return err
 }

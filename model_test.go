@@ -200,3 +200,42 @@ func TestModelConcurrency(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestReplaceMixinIsAtomic: while a mixin is replaced again and again (a
+// saved template's state and progress change so), readers always find it,
+// by id and by location; the old code removed it, unlocked, and added the
+// new one, so a reader could meet neither.
+func TestReplaceMixinIsAtomic(t *testing.T) {
+	m := testModel(t)
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := m.ReplaceMixin(&occi.Mixin{ID: tpl, Depends: []occi.CategoryID{base}, Location: "/tpl/", Title: fmt.Sprint(i)}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	missing := 0
+	for range 200000 {
+		if _, ok := m.Mixin(tpl); !ok {
+			missing++
+		}
+		if _, _, ok := m.ByLocation("/tpl/"); !ok {
+			missing++
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if missing > 0 {
+		t.Errorf("%d reads found no mixin %s while it was being replaced", missing, tpl)
+	}
+}
