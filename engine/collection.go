@@ -380,11 +380,7 @@ func (e *Engine) DeleteAll(ctx context.Context, collection string) error {
 		}
 		cur, err := e.getVisible(ctx, x.Location)
 		if err == nil {
-			var unlockLinks func()
-			if unlockLinks, err = e.lockLinksAround(ctx, cur); err == nil {
-				err = e.deleteLocked(ctx, cur, deleting)
-				unlockLinks()
-			}
+			err = e.deleteLocked(ctx, cur, deleting)
 		} else if occi.ErrorCode(err) == occi.NotFound {
 			err = nil
 		}

@@ -1415,11 +1415,6 @@ func (e *Engine) Delete(ctx context.Context, location string) error {
 	if err := checkRevision(ctx, ent); err != nil {
 		return err
 	}
-	unlockLinks, err := e.lockLinksAround(ctx, ent)
-	if err != nil {
-		return err
-	}
-	defer unlockLinks()
 	return e.deleteLocked(ctx, ent, nil)
 }
 
@@ -1450,11 +1445,17 @@ func refuseIncoming(ent *occi.Entity, links []*occi.Entity) error {
 }
 
 // deleteLocked deletes ent with its own (outgoing) links; the caller holds
-// ent's entity lock and its links locks (lockLinksAround). Links to ent
-// from other resources make it FailedPrecondition, unless their sources
-// are in alsoDeleted (a collection delete taking them too): those links go
-// with ent.
+// ent's entity lock, and deleteLocked takes its links locks
+// (lockLinksAround) before it lists them. Links to ent from other
+// resources make it FailedPrecondition, unless their sources are in
+// alsoDeleted (a collection delete taking them too): those links go with
+// ent.
 func (e *Engine) deleteLocked(ctx context.Context, ent *occi.Entity, alsoDeleted map[string]bool) error {
+	unlockLinks, err := e.lockLinksAround(ctx, ent)
+	if err != nil {
+		return err
+	}
+	defer unlockLinks()
 	var links []*occi.Entity
 	if !e.model.IsLink(ent.Kind) {
 		out, err := e.store.List(ctx, store.Query{Source: ent.Location})

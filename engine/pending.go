@@ -496,17 +496,19 @@ func (e *Engine) CreateAll(ctx context.Context, collection string, es []*occi.En
 	}
 	// Each plan was checked against the stored links of its source; the
 	// links of the request from one source count together.
-	bySource := map[string][]*occi.Entity{}
-	srcOf := map[string]*occi.Entity{}
+	bySource := map[string][]*createPlan{}
 	for _, p := range plans {
 		if e.model.IsLink(p.ent.Kind) && p.src != nil {
-			bySource[p.src.Location] = append(bySource[p.src.Location], p.ent)
-			srcOf[p.src.Location] = p.src
+			bySource[p.src.Location] = append(bySource[p.src.Location], p)
 		}
 	}
-	for loc, ls := range bySource {
-		if len(ls) > 1 {
-			if err := e.checkNewLinks(ctx, srcOf[loc], ls, ""); err != nil {
+	for _, ps := range bySource {
+		if len(ps) > 1 {
+			links := make([]*occi.Entity, len(ps))
+			for i, p := range ps {
+				links[i] = p.ent
+			}
+			if err := e.checkNewLinks(ctx, ps[0].src, links, ""); err != nil {
 				return nil, err
 			}
 		}

@@ -1015,9 +1015,8 @@ func (x *exchange) serveEntity(t occi.Target, q *query) {
 	}
 	if x.r.Method != http.MethodGet && x.r.Method != http.MethodHead {
 		if v := x.r.Header.Get("If-None-Match"); v != "" {
-			if strings.TrimSpace(v) != "*" {
-				x.fail(occi.Errorf(occi.InvalidArgument,
-					"If-None-Match %q: on a write this server understands only *, which makes a PUT create and never replace", clip(v)))
+			if err := ifNoneMatch(v); err != nil {
+				x.fail(err)
 				return
 			}
 			if _, err := x.s.svc.Get(x.ctx, t.Path); err == nil {
@@ -1512,15 +1511,24 @@ func (x *exchange) collectionPreconditions(path string) bool {
 		}
 	}
 	if v := x.r.Header.Get("If-None-Match"); v != "" {
-		if strings.TrimSpace(v) != "*" {
-			x.fail(occi.Errorf(occi.InvalidArgument,
-				"If-None-Match %q: on a write this server understands only *, which makes a PUT create and never replace", clip(v)))
-			return false
+		err := ifNoneMatch(v)
+		if err == nil {
+			err = occi.Errorf(occi.PreconditionFailed, "If-None-Match: * but %s exists", path)
 		}
-		x.fail(occi.Errorf(occi.PreconditionFailed, "If-None-Match: * but %s exists", path))
+		x.fail(err)
 		return false
 	}
 	return true
+}
+
+// ifNoneMatch checks a write's If-None-Match header v: "*" is the one
+// value this server understands (InvalidArgument for any other).
+func ifNoneMatch(v string) error {
+	if strings.TrimSpace(v) != "*" {
+		return occi.Errorf(occi.InvalidArgument,
+			"If-None-Match %q: on a write this server understands only *, which makes a PUT create and never replace", clip(v))
+	}
+	return nil
 }
 
 // parseIfMatch reads one entity tag this server sent ("3", W/"3" or 3).
